@@ -1,0 +1,116 @@
+"""Turn the answers into the project: drop what an option switched off, write .env.
+
+Runs inside the freshly rendered project folder. The helpers take plain
+arguments so the template's unit tests can call them on a temporary folder.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+from pathlib import Path
+
+# Paths (relative to the project root) that belong to one option only. When the
+# option is "n" they are removed; settings, dependencies and docs for the option
+# are switched off in the templates themselves with {% raw %}{% if %}{% endraw %} blocks.
+OPTION_PATHS: dict[str, tuple[str, ...]] = {
+    "use_sentry": (
+        "{{ cookiecutter.project_slug }}/monitoring/sentry.py",
+        "{{ cookiecutter.project_slug }}/monitoring/webhooks.py",
+        "{{ cookiecutter.project_slug }}/monitoring/alerts.py",
+        "{{ cookiecutter.project_slug }}/monitoring/management/commands/send_test_alert.py",
+        "tests/test_sentry.py",
+        "tests/test_webhooks.py",
+        "tests/test_alerts.py",
+        "tests/test_monitor_errors.py",
+        "tests/sentry_stubs.py",
+    ),
+    "use_prometheus": (
+        "{{ cookiecutter.project_slug }}/monitoring/metrics.py",
+        "deploy/monitoring",
+        "tests/test_metrics.py",
+    ),
+    "use_kubernetes": (
+        "deploy/k8s",
+        "tests/test_k8s_manifests.py",
+    ),
+}
+# Folders that may be left empty once option paths are gone.
+PRUNABLE_DIRS = (
+    "deploy",
+    "{{ cookiecutter.project_slug }}/monitoring/management/commands",
+    "{{ cookiecutter.project_slug }}/monitoring/management",
+)
+SECRET_KEY_LINE = "DJANGO_SECRET_KEY="
+
+
+def remove_paths(root: Path, paths: tuple[str, ...]) -> None:
+    for relative in paths:
+        target = root / relative
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+def prune_empty_dirs(root: Path, dirs: tuple[str, ...]) -> None:
+    """Remove folders whose only content is an __init__.py (or nothing)."""
+    for relative in dirs:
+        folder = root / relative
+        if not folder.is_dir():
+            continue
+        if {entry.name for entry in folder.iterdir()} <= {"__init__.py"}:
+            shutil.rmtree(folder)
+
+
+def write_env_file(root: Path, secret_key: str) -> Path:
+    """Copy .env.example to .env with a fresh DJANGO_SECRET_KEY (never overwrites .env)."""
+    env_file = root / ".env"
+    if env_file.exists():
+        return env_file
+    lines = (root / ".env.example").read_text().splitlines()
+    lines = [
+        f"{SECRET_KEY_LINE}{secret_key}" if line == SECRET_KEY_LINE else line for line in lines
+    ]
+    env_file.write_text("\n".join(lines) + "\n")
+    env_file.chmod(0o600)
+    return env_file
+
+
+def apply_options(root: Path, options: dict[str, str]) -> None:
+    for option, paths in OPTION_PATHS.items():
+        if options[option] != "y":
+            remove_paths(root, paths)
+    prune_empty_dirs(root, PRUNABLE_DIRS)
+
+
+def next_steps(slug: str) -> str:
+    return f"""
+Project ready in ./{slug}
+
+  cd {slug}
+  make install    # venv + dependencies
+  make migrate    # SQLite by default; set DATABASE_URL for PostgreSQL
+  make run        # http://127.0.0.1:8000/health/
+  make test
+
+Set the variables in .env (see README.md) before deploying.
+"""
+
+
+def main() -> int:
+    root = Path.cwd()
+    options = {
+        "use_sentry": "{{ cookiecutter.use_sentry }}",
+        "use_prometheus": "{{ cookiecutter.use_prometheus }}",
+        "use_kubernetes": "{{ cookiecutter.use_kubernetes }}",
+    }
+    apply_options(root, options)
+    write_env_file(root, secrets.token_urlsafe(50))
+    print(next_steps("{{ cookiecutter.project_slug }}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

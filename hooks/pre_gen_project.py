@@ -1,0 +1,167 @@
+"""Validate the answers before cookiecutter writes the project.
+
+Each rule lives in a small function that returns an error sentence or None, so
+the rules can be unit-tested without rendering anything. The hook prints one
+plain sentence per invalid answer and exits 1; cookiecutter then removes
+the folder it had just created, so nothing half-rendered is left behind.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+import sys
+import zoneinfo
+
+# Names a project package must not take: it would shadow these imports.
+SHADOWED_MODULES = frozenset(
+    {
+        "celery",
+        "config",
+        "django",
+        "environ",
+        "gunicorn",
+        "kombu",
+        "prometheus_client",
+        "psycopg",
+        "pytest",
+        "pythonjsonlogger",
+        "redis",
+        "scripts",
+        "sentry_sdk",
+        "structlog",
+        "test",
+        "tests",
+        "whitenoise",
+    }
+)
+SLUG_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`|~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+UNSAFE_TEXT_RE = re.compile(r'["\\\x00-\x1f\x7f{}]')
+YES_NO_KEYS = (
+    "use_sentry",
+    "use_sentry_profiling",
+    "sentry_send_default_pii",
+    "use_prometheus",
+    "use_kubernetes",
+)
+
+
+def check_slug(slug: str) -> str | None:
+    if not SLUG_RE.match(slug):
+        return (
+            f"project_slug '{slug}' is not allowed: use lower-case letters, digits and "
+            "underscores, starting with a letter (e.g. my_project)."
+        )
+    if keyword.iskeyword(slug) or slug in SHADOWED_MODULES or slug in sys.stdlib_module_names:
+        return (
+            f"project_slug '{slug}' is not allowed: it would shadow the Python module of the "
+            "same name; pick another name (e.g. my_project)."
+        )
+    return None
+
+
+def check_text(key: str, value: str) -> str | None:
+    if not value.strip():
+        return f"{key} '{value}' is not allowed: it must not be empty."
+    if UNSAFE_TEXT_RE.search(value):
+        return (
+            f"{key} '{value}' is not allowed: it must be one line without double quotes, "
+            "backslashes or curly braces."
+        )
+    return None
+
+
+def check_email(email: str) -> str | None:
+    if EMAIL_RE.match(email) and len(email) <= 254:
+        return None
+    return f"author_email '{email}' is not allowed: give an address such as you@example.com."
+
+
+def check_domain(domain: str) -> str | None:
+    labels = domain.split(".")
+    if len(domain) <= 253 and len(labels) >= 2 and all(DOMAIN_LABEL_RE.match(x) for x in labels):
+        return None
+    return (
+        f"domain_name '{domain}' is not allowed: give a lower-case host name such as "
+        "example.com, without scheme, port or path."
+    )
+
+
+def check_timezone(name: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return (
+            f"timezone '{name}' is not allowed: give an IANA time zone name such as UTC or "
+            "Europe/Paris."
+        )
+    return None
+
+
+def check_yes_no(key: str, value: str) -> str | None:
+    if value in ("y", "n"):
+        return None
+    return f"{key} '{value}' is not allowed: answer y or n."
+
+
+def check_rate(key: str, value: str) -> str | None:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = math.nan
+    if 0.0 <= rate <= 1.0:
+        return None
+    return f"{key} '{value}' is not allowed: give a number from 0 to 1 (e.g. 0.1)."
+
+
+def validate(answers: dict[str, str]) -> list[str]:
+    """Return one sentence per invalid answer, in prompt order."""
+    errors = [
+        check_text("project_name", answers["project_name"]),
+        check_slug(answers["project_slug"]),
+        check_text("description", answers["description"]),
+        check_text("author_name", answers["author_name"]),
+        check_email(answers["author_email"]),
+        check_domain(answers["domain_name"]),
+        check_timezone(answers["timezone"]),
+    ]
+    errors += [check_yes_no(key, answers[key]) for key in YES_NO_KEYS]
+    # Sentry answers only matter when Sentry is on (the contract says: ignored otherwise).
+    if answers["use_sentry"] == "y":
+        errors.append(check_rate("sentry_traces_sample_rate", answers["sentry_traces_sample_rate"]))
+        if answers["use_sentry_profiling"] == "y":
+            errors.append(
+                check_rate("sentry_profiles_sample_rate", answers["sentry_profiles_sample_rate"])
+            )
+    return [error for error in errors if error]
+
+
+def main() -> int:
+    # tojson renders each answer as a valid Python string literal, whatever it holds.
+    answers = {
+        "project_name": {{ cookiecutter.project_name | tojson }},
+        "project_slug": {{ cookiecutter.project_slug | tojson }},
+        "description": {{ cookiecutter.description | tojson }},
+        "author_name": {{ cookiecutter.author_name | tojson }},
+        "author_email": {{ cookiecutter.author_email | tojson }},
+        "domain_name": {{ cookiecutter.domain_name | tojson }},
+        "timezone": {{ cookiecutter.timezone | tojson }},
+        "use_sentry": {{ cookiecutter.use_sentry | tojson }},
+        "sentry_traces_sample_rate": {{ cookiecutter.sentry_traces_sample_rate | tojson }},
+        "use_sentry_profiling": {{ cookiecutter.use_sentry_profiling | tojson }},
+        "sentry_profiles_sample_rate": {{ cookiecutter.sentry_profiles_sample_rate | tojson }},
+        "sentry_send_default_pii": {{ cookiecutter.sentry_send_default_pii | tojson }},
+        "use_prometheus": {{ cookiecutter.use_prometheus | tojson }},
+        "use_kubernetes": {{ cookiecutter.use_kubernetes | tojson }},
+    }
+    errors = validate(answers)
+    for error in errors:
+        print(f"ERROR: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""The Celery application: `celery -A config.celery_app worker` (or `beat`)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("{{ cookiecutter.project_slug }}")
+# Every CELERY_* Django setting configures the app (CELERY_BROKER_URL -> broker_url).
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,116 @@
+"""Shared fixtures: subprocess helpers and a real Celery worker.
+
+Tests use PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (CI sets
+them) and the embedded defaults (SQLite, local memory, eager Celery) otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from config.celery_app import app as celery_app
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+
+
+def requires(*names: str) -> pytest.MarkDecorator:
+    """Skip a test unless the named environment variables are set."""
+    missing = [name for name in names if not os.environ.get(name)]
+    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)}")
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The current environment without service URLs, plus overrides."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.update(overrides)
+    return env
+
+
+def run_manage(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def child_database_url() -> str:
+    """DATABASE_URL of the database pytest-django created, for child processes."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def worker_queue(worker_id: str) -> str:
+    """A queue of its own per xdist worker, so parallel sessions never steal tasks."""
+    return f"tests-{worker_id}-{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    django_db_setup, django_db_blocker, worker_queue: str
+) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on Redis, consuming this session's queue.
+
+    Tests using it need committed data: mark them django_db(transaction=True).
+    """
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs REDIS_URL")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": child_database_url(),
+    }
+    log_path = PROJECT_DIR / f".pytest-worker-{worker_queue}.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config.celery_app", "worker",
+                "--pool=solo", "--concurrency=1", "-Q", worker_queue,
+                "--hostname", f"{worker_queue}@%h", "--without-mingle", "--without-gossip",
+            ],
+            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = worker_queue
+    try:
+        _wait_for_worker(process, worker_queue, log_path)
+        yield process
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log_path.unlink(missing_ok=True)
+
+
+def _wait_for_worker(process: subprocess.Popen, queue: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"celery worker exited early:\n{log_path.read_text()}")
+        replies = celery_app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=1)
+        if replies:
+            return
+    process.kill()
+    pytest.fail(f"celery worker did not answer within 60 s:\n{log_path.read_text()}")

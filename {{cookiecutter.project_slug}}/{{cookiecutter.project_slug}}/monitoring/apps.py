@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    """Error monitoring, structured logs, health probes and alerting, one module each."""
+
+    name = "{{ cookiecutter.project_slug }}.monitoring"
+    verbose_name = "Monitoring"
