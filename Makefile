@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   render the template with its defaults and show the project running
+#   make test   the template's full test suite (needs PostgreSQL and Redis on 127.0.0.1)
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q "uv>=0.5,<1"
+	$(VENV)/bin/uv pip install -q --python $(PYTHON) -r pyproject.toml --extra dev
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: $(STAMP)  ## Render with defaults, install, migrate, serve briefly, print answers
+	PYTHONPATH=scripts $(PYTHON) scripts/demo.py
+
+test: $(STAMP)  ## Full template test suite
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+test-fast: $(STAMP)  ## Everything but the slow install-and-run tests
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e"
+
+lint: $(STAMP)  ## Lint the template's own code (renders are linted by the tests)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:  ## Remove venvs, caches and demo output
+	rm -rf $(VENV) .cache .demo

@@ -1,0 +1,58 @@
+"""Fixtures for the template's own tests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_DIR / "scripts"))
+
+DEFAULTS: dict = json.loads((REPO_DIR / "cookiecutter.json").read_text())
+OPTIONS = (
+    "use_sentry",
+    "use_sentry_profiling",
+    "sentry_send_default_pii",
+    "use_prometheus",
+    "use_kubernetes",
+)
+ALL_OFF = dict.fromkeys(OPTIONS, "n")
+
+
+def option_matrix() -> list[dict[str, str]]:
+    """Every distinct combination of the y/n options.
+
+    With use_sentry=n the other Sentry answers are ignored, so those combinations
+    collapse into one per remaining option set.
+    """
+    seen, combos = set(), []
+    for values in itertools.product("yn", repeat=len(OPTIONS)):
+        combo = dict(zip(OPTIONS, values, strict=True))
+        if combo["use_sentry"] == "n":
+            combo["use_sentry_profiling"] = combo["sentry_send_default_pii"] = "n"
+        key = tuple(combo.values())
+        if key not in seen:
+            seen.add(key)
+            combos.append(combo)
+    return combos
+
+
+def combo_id(combo: dict[str, str]) -> str:
+    return "-".join(f"{name.removeprefix('use_')}={value}" for name, value in combo.items())
+
+
+@pytest.fixture
+def bake(cookies):
+    """Render the template with these answers and check it succeeded."""
+
+    def _bake(**answers: str) -> Path:
+        result = cookies.bake(extra_context=answers)
+        assert result.exit_code == 0, result.exception
+        assert result.exception is None
+        return Path(result.project_path)
+
+    return _bake

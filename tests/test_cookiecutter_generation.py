@@ -1,0 +1,119 @@
+"""Render every combination of the y/n options and read what comes out."""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ALL_OFF, combo_id, option_matrix
+
+RUFF = Path(sys.executable).parent / "ruff"
+# "}}" is left out: Python dict literals end with it.
+JINJA_LEFTOVER = re.compile(r"{{|{%|%}|{#|cookiecutter")
+# Words that must not appear anywhere (paths or contents) once an option is off.
+TRACES = {
+    "use_sentry": re.compile(r"sentry", re.IGNORECASE),
+    "use_sentry_profiling": re.compile(r"profil", re.IGNORECASE),
+    "use_prometheus": re.compile(r"prometheus|grafana", re.IGNORECASE),
+    "use_kubernetes": re.compile(r"k8s|kubectl|kind: Deployment", re.IGNORECASE),
+}
+# Files whose contents legitimately hold braces (GitHub expressions, JSON dashboards).
+BRACES_ALLOWED = {".github/workflows/ci.yml"}
+
+
+def text_files(root: Path) -> dict[str, str]:
+    files = {}
+    for path in root.rglob("*"):
+        if path.is_file() and ".venv" not in path.parts:
+            files[path.relative_to(root).as_posix()] = path.read_text()
+    return files
+
+
+def ruff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [RUFF, *args, "--no-cache", "."], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize("combo", option_matrix(), ids=combo_id)
+def test_render(bake, combo):
+    project = bake(**combo)
+    files = text_files(project)
+
+    leftovers = [
+        name
+        for name, text in files.items()
+        if name not in BRACES_ALLOWED and JINJA_LEFTOVER.search(text)
+    ]
+    assert not leftovers, f"unrendered Jinja in {leftovers}"
+
+    for option, pattern in TRACES.items():
+        if combo[option] == "n":
+            # .env is .env.example plus a random secret key, which may spell anything.
+            traces = [
+                name
+                for name, text in files.items()
+                if name != ".env" and (pattern.search(name) or pattern.search(text))
+            ]
+            assert not traces, f"{option}=n leaves traces in {traces}"
+
+    lint = ruff("check", cwd=project)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    formatting = ruff("format", "--check", cwd=project)
+    assert formatting.returncode == 0, formatting.stdout + formatting.stderr
+
+
+def test_defaults_render_the_documented_project(bake):
+    project = bake()
+    assert project.name == "my_project"
+    for relative in (
+        "manage.py",
+        "pyproject.toml",
+        "config/celery_app.py",
+        "config/settings/base.py",
+        "config/settings/local.py",
+        "config/settings/test.py",
+        "config/settings/production.py",
+        "my_project/monitoring/apps.py",
+        "my_project/orders/tasks.py",
+        ".env.example",
+        ".github/workflows/ci.yml",
+        ".pre-commit-config.yaml",
+        "README.md",
+        "Makefile",
+    ):
+        assert (project / relative).is_file(), relative
+
+
+def test_env_file_gets_a_fresh_secret_key(bake):
+    first, second = bake(project_slug="first_app"), bake(project_slug="second_app")
+
+    def secret(project: Path) -> str:
+        env = project / ".env"
+        assert stat.S_IMODE(env.stat().st_mode) == 0o600
+        (line,) = [x for x in env.read_text().splitlines() if x.startswith("DJANGO_SECRET_KEY=")]
+        return line.removeprefix("DJANGO_SECRET_KEY=")
+
+    assert len(secret(first)) >= 50
+    assert secret(first) != secret(second)
+    assert "DJANGO_SECRET_KEY=\n" in (first / ".env.example").read_text()
+
+
+def test_sentry_answers_are_ignored_when_sentry_is_off(bake):
+    project = bake(
+        use_sentry="n",
+        sentry_traces_sample_rate="not a number",
+        sentry_profiles_sample_rate="7",
+        use_sentry_profiling="y",
+    )
+    assert not any("sentry" in text.lower() for text in text_files(project).values())
+
+
+def test_all_off_removes_option_folders(bake):
+    project = bake(**ALL_OFF)
+    assert not (project / "deploy").exists()

@@ -1,0 +1,160 @@
+"""Unit tests of the hooks' helpers, imported straight from hooks/ (unrendered)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from .conftest import DEFAULTS, REPO_DIR
+
+
+def load_hook(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO_DIR / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pre = load_hook("pre_gen_project")
+post = load_hook("post_gen_project")
+
+
+def answers(**overrides: str) -> dict[str, str]:
+    base = {k: v for k, v in DEFAULTS.items() if not k.startswith("_")}
+    base["project_slug"] = "my_project"
+    return {**base, **overrides}
+
+
+def test_defaults_are_valid():
+    assert pre.validate(answers()) == []
+
+
+@pytest.mark.parametrize("slug", ["my_project", "shop2", "a"])
+def test_good_slugs(slug):
+    assert pre.check_slug(slug) is None
+
+
+@pytest.mark.parametrize(
+    "slug",
+    ["my-project", "1shop", "My_Project", "", "django", "celery", "test", "tests", "config",
+     "class", "logging", "json", "sentry_sdk", "my project", "_private", "é"],
+)  # fmt: skip
+def test_bad_slugs(slug):
+    assert pre.check_slug(slug).startswith(f"project_slug '{slug}' is not allowed")
+
+
+@pytest.mark.parametrize("rate", ["0", "1", "0.1", "1.0", "0.000001"])
+def test_good_rates(rate):
+    assert pre.check_rate("sentry_traces_sample_rate", rate) is None
+
+
+@pytest.mark.parametrize("rate", ["1.5", "-0.1", "abc", "", "nan", "inf", "1e9", "0,1"])
+def test_bad_rates(rate):
+    message = pre.check_rate("sentry_traces_sample_rate", rate)
+    assert message == (
+        f"sentry_traces_sample_rate '{rate}' is not allowed: give a number from 0 to 1 (e.g. 0.1)."
+    )
+
+
+@pytest.mark.parametrize("email", ["you@example.com", "a.b+c@sub.example.org"])
+def test_good_emails(email):
+    assert pre.check_email(email) is None
+
+
+@pytest.mark.parametrize("email", ["", "you", "you@", "@example.com", "a@b", "a b@c.com", "a@b..c"])
+def test_bad_emails(email):
+    assert pre.check_email(email).startswith(f"author_email '{email}' is not allowed")
+
+
+@pytest.mark.parametrize("domain", ["example.com", "api.my-shop.co.uk", "x1.io"])
+def test_good_domains(domain):
+    assert pre.check_domain(domain) is None
+
+
+@pytest.mark.parametrize(
+    "domain",
+    ["example", "https://example.com", "example.com/", "example.com:8000", "-a.com", "a-.com",
+     "exa mple.com", "Example.com", "a..com", ""],
+)  # fmt: skip
+def test_bad_domains(domain):
+    assert pre.check_domain(domain).startswith(f"domain_name '{domain}' is not allowed")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/Argentina/Buenos_Aires"])
+def test_good_timezones(zone):
+    assert pre.check_timezone(zone) is None
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "../../etc/passwd", "utc+2"])
+def test_bad_timezones(zone):
+    assert pre.check_timezone(zone).startswith(f"timezone '{zone}' is not allowed")
+
+
+@pytest.mark.parametrize("value", ["yes", "Y", "", "true", "1"])
+def test_yes_no_is_strict(value):
+    assert (
+        pre.check_yes_no("use_sentry", value)
+        == f"use_sentry '{value}' is not allowed: answer y or n."
+    )
+
+
+@pytest.mark.parametrize("text", ['Say "hi"', "back\\slash", "two\nlines", "{{ x }}", "   "])
+def test_free_text_rejects_what_would_break_files(text):
+    assert pre.check_text("project_name", text).startswith(f"project_name '{text}' is not allowed")
+
+
+def test_sentry_rates_are_checked_only_when_they_matter():
+    bad = {"sentry_traces_sample_rate": "2", "sentry_profiles_sample_rate": "2"}
+    assert len(pre.validate(answers(**bad))) == 2
+    assert len(pre.validate(answers(use_sentry_profiling="n", **bad))) == 1
+    assert pre.validate(answers(use_sentry="n", **bad)) == []
+
+
+def test_every_invalid_answer_is_reported():
+    errors = pre.validate(answers(project_slug="django", author_email="nope", timezone="Nowhere"))
+    assert [e.split(" ", 1)[0] for e in errors] == ["project_slug", "author_email", "timezone"]
+
+
+def make_tree(root: Path, *relatives: str) -> None:
+    for relative in relatives:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+
+
+def test_apply_options_removes_only_switched_off_paths(tmp_path):
+    make_tree(tmp_path, "deploy/k8s/web.yaml", "deploy/monitoring/rules.yaml", "keep.py")
+    post.OPTION_PATHS = {
+        "use_kubernetes": ("deploy/k8s",),
+        "use_prometheus": ("deploy/monitoring",),
+    }
+    post.apply_options(tmp_path, {"use_kubernetes": "n", "use_prometheus": "y"})
+    assert not (tmp_path / "deploy/k8s").exists()
+    assert (tmp_path / "deploy/monitoring/rules.yaml").exists()
+    assert (tmp_path / "keep.py").exists()
+
+
+def test_prune_removes_folders_left_with_only_init(tmp_path):
+    make_tree(tmp_path, "app/management/__init__.py", "app/management/commands/__init__.py")
+    make_tree(tmp_path, "other/__init__.py", "other/real.py")
+    post.prune_empty_dirs(tmp_path, ("app/management/commands", "app/management", "other", "gone"))
+    assert not (tmp_path / "app/management").exists()
+    assert (tmp_path / "other/real.py").exists()
+
+
+def test_write_env_file_fills_the_secret_and_keeps_an_existing_env(tmp_path):
+    (tmp_path / ".env.example").write_text(
+        "# comment\nDJANGO_SECRET_KEY=\nENVIRONMENT=development\n"
+    )
+    env = post.write_env_file(tmp_path, "s3cret")
+    assert env.read_text() == "# comment\nDJANGO_SECRET_KEY=s3cret\nENVIRONMENT=development\n"
+    assert env.stat().st_mode & 0o077 == 0
+    env.write_text("mine")
+    post.write_env_file(tmp_path, "other")
+    assert env.read_text() == "mine"
+
+
+def test_next_steps_names_the_folder():
+    assert "cd shop" in post.next_steps("shop")
