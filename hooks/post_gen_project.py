@@ -25,6 +25,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/test_alerts.py",
         "tests/test_monitor_errors.py",
         "tests/sentry_stubs.py",
+        "deploy/k8s/monitor-cronjob.yaml",
     ),
     "use_prometheus": (
         "{{ cookiecutter.project_slug }}/monitoring/metrics.py",

@@ -1,4 +1,4 @@
-"""Virtual environments for rendered projects, shared between renders.
+"""Virtual environments shared between renders (and for tools such as Bugsink).
 
 A render's dependencies depend only on its pyproject.toml, so one venv per
 distinct pyproject (keyed by its hash) serves every render of that shape. The
@@ -19,23 +19,31 @@ UV = Path(sys.executable).parent / "uv"
 
 
 def venv_for(project_dir: Path, extras: tuple[str, ...] = ("dev",)) -> Path:
-    """Return the venv folder for this render, creating it once (process-safe)."""
-    pyproject = (project_dir / "pyproject.toml").read_bytes()
-    key = hashlib.sha256(pyproject + ",".join(extras).encode()).hexdigest()[:16]
+    """The venv with a render's dependencies (and extras), created once."""
+    pyproject = project_dir / "pyproject.toml"
+    install = ["-r", str(pyproject)]
+    for extra in extras:
+        install += ["--extra", extra]
+    return shared_venv(pyproject.read_bytes() + ",".join(extras).encode(), install)
+
+
+def venv_with(*requirements: str) -> Path:
+    """A venv holding just these requirements, e.g. venv_with("bugsink>=2,<3")."""
+    return shared_venv("\n".join(requirements).encode(), list(requirements))
+
+
+def shared_venv(key_material: bytes, install_args: list[str]) -> Path:
+    """Create the venv for this key once; safe when several processes ask at once."""
+    key = hashlib.sha256(key_material).hexdigest()[:16]
     venv = CACHE_DIR / key
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with open(CACHE_DIR / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (venv / ".complete").exists():
-            _create(venv, project_dir, extras)
+            # --clear: start over if an earlier attempt was interrupted half-way.
+            create = [UV, "venv", "-q", "--clear", "--python", sys.executable, venv]
+            subprocess.run(create, check=True)
+            install = [UV, "pip", "install", "-q", "--python", venv / "bin" / "python"]
+            subprocess.run([*install, *install_args], check=True)
+            (venv / ".complete").touch()
     return venv
-
-
-def _create(venv: Path, project_dir: Path, extras: tuple[str, ...]) -> None:
-    subprocess.run([UV, "venv", "-q", "--python", sys.executable, venv], check=True)
-    command = [UV, "pip", "install", "-q", "--python", venv / "bin" / "python"]
-    command += ["-r", project_dir / "pyproject.toml"]
-    for extra in extras:
-        command += ["--extra", extra]
-    subprocess.run(command, check=True)
-    (venv / ".complete").touch()

@@ -1,0 +1,79 @@
+"""deploy/k8s: valid Kubernetes objects whose probes hit real endpoints of this app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from django.urls import Resolver404, resolve
+
+K8S_DIR = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
+PROJECT_DIR = K8S_DIR.parent.parent
+MANIFESTS = sorted(p for p in K8S_DIR.glob("*.yaml") if p.name != "kustomization.yaml")
+PROBE_PATHS = {"/health/live/", "/health/ready/", "/health/"}
+
+
+def documents(path: Path) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def pod_spec(doc: dict) -> dict:
+    spec = doc.get("spec", {})
+    if doc["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec.get("template", {}).get("spec", {})
+
+
+def containers(doc: dict) -> list[dict]:
+    return pod_spec(doc).get("containers", [])
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_manifest_is_a_valid_kubernetes_object(path):
+    for doc in documents(path):
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_kustomization_lists_every_manifest_but_the_secret_example():
+    listed = set(yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())["resources"])
+    assert listed == {p.name for p in MANIFESTS} - {"secret.example.yaml"}
+
+
+def test_web_probes_hit_health_endpoints_on_the_served_port():
+    (deployment,) = [d for d in documents(K8S_DIR / "web.yaml") if d["kind"] == "Deployment"]
+    (web,) = containers(deployment)
+    ports = {p["name"]: p["containerPort"] for p in web["ports"]}
+    assert ports == {"http": 8000}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        http_get = web[probe]["httpGet"]
+        assert http_get["port"] == "http"
+        assert http_get["path"] in PROBE_PATHS
+        try:
+            match = resolve(http_get["path"])
+        except Resolver404:
+            pytest.fail(f"{probe} path {http_get['path']} is not routed")
+        assert match.url_name.startswith("health")
+    assert web["readinessProbe"]["httpGet"]["path"] == "/health/ready/"
+    assert web["livenessProbe"]["httpGet"]["path"] == "/health/live/"
+
+
+def test_every_command_runs_something_the_project_has():
+    for path in MANIFESTS:
+        for doc in documents(path):
+            for container in containers(doc):
+                command = container.get("command", [])
+                if command[:1] == ["python"]:
+                    assert (PROJECT_DIR / command[1]).is_file(), command
+                if command[:1] == ["celery"]:
+                    assert command[1:3] == ["-A", "config.celery_app"]
+                    assert (PROJECT_DIR / "config" / "celery_app.py").is_file()
+
+
+def test_pods_run_as_the_image_non_root_uid():
+    assert "USER 10001:10001" in (PROJECT_DIR / "Dockerfile").read_text()
+    for path in MANIFESTS:
+        for doc in documents(path):
+            if doc["kind"] in {"Deployment", "Job", "CronJob"}:
+                assert pod_spec(doc)["securityContext"]["runAsNonRoot"] is True
