@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from kombu.pidbox import Mailbox
 
 from .result import Result, error, ok, warning
 
@@ -82,10 +83,13 @@ def celery_workers(timeout: float) -> Result:
     bound = settings.HEALTH_CHECK_TIMEOUT
     # Bounded sockets, and replies polled every 0.1 s instead of kombu's default 1 s.
     options = {"socket_connect_timeout": bound, "socket_timeout": bound, "polling_interval": 0.1}
+    # A mailbox of our own publishes on this connection, not through the app's producer
+    # pool (whose sockets have no timeout), so a hung broker can't hold the thread.
+    mailbox = Mailbox(app.conf.control_exchange, type="fanout", accept=["json"])
     with app.connection_for_write(connect_timeout=bound, transport_options=options) as conn:
         # The first reply ends the wait; half the time left keeps a margin for the broker
         # round trips around it, so "no worker" is answered before the deadline.
-        replies = app.control.ping(timeout=timeout / 2, limit=1, connection=conn)
+        replies = mailbox(conn).multi_call("ping", timeout=timeout / 2, limit=1)
     return ok() if replies else warning("no worker answered")
 
 
