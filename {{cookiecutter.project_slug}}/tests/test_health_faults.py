@@ -24,15 +24,15 @@ needs_services = requires("DATABASE_URL", "REDIS_URL")
 
 
 def production_env(**overrides: str) -> dict[str, str]:
-    return clean_env(
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        DJANGO_SECRET_KEY="a-production-like-secret-key-that-is-long-enough-0123456789-abcdef",
-        DATABASE_URL=child_database_url(),
-        REDIS_URL=os.environ["REDIS_URL"],
-        ENVIRONMENT="production",
-        HEALTH_CHECK_TIMEOUT=str(TIMEOUT),
-        **overrides,
-    )
+    variables = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "a-production-like-secret-key-that-is-long-enough-0123456789-abcdef",
+        "DATABASE_URL": child_database_url(),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "ENVIRONMENT": "production",
+        "HEALTH_CHECK_TIMEOUT": str(TIMEOUT),
+    }
+    return clean_env(**{**variables, **overrides})
 
 
 def assert_no_leak(answer: Answer, port: int) -> None:
@@ -79,7 +79,7 @@ def test_redis_fault(fault):
         with gunicorn(env) as base_url:
             answers = probe_all(base_url)
             # Repeated probing while Redis hangs still answers on time.
-            again = [get(base_url, "/health/ready/") for _ in range(3)]
+            again = [get(base_url, "/health/ready/") for _ in range(2)]
     assert answers["/health/live/"].status == 200
     ready, full = answers["/health/ready/"], answers["/health/"]
     assert ready.status == 503
@@ -90,8 +90,9 @@ def test_redis_fault(fault):
     assert full.status == 503
     assert json.loads(full.text)["status"] == "unhealthy"
     assert checks(full)["celery_workers"]["status"] == "warning"
+    # The first probe starts the checks; a hung one is reported as missing the deadline.
     expected = f"timed out after {TIMEOUT:g} s" if fault == "hanging" else "check failed"
-    assert checks(full)["cache"]["message"] == expected
+    assert checks(ready)["cache"]["message"] == checks(ready)["broker"]["message"] == expected
     for answer in [*answers.values(), *again]:
         assert answer.seconds < BOUND
         assert_no_leak(answer, port)
@@ -107,7 +108,7 @@ def test_database_fault(fault):
         with gunicorn(production_env(DATABASE_URL=database_url)) as base_url:
             answers = probe_all(base_url)
             answers["/health/db/"] = get(base_url, "/health/db/")
-            again = [get(base_url, "/health/ready/") for _ in range(3)]
+            again = [get(base_url, "/health/ready/") for _ in range(2)]
     assert answers["/health/live/"].status == 200
     ready, full = answers["/health/ready/"], answers["/health/"]
     assert ready.status == 503
