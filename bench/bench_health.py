@@ -95,7 +95,10 @@ urlpatterns = [
 
 
 def run(*args: str | Path, cwd: Path | None = None, env: dict | None = None) -> None:
-    subprocess.run([str(a) for a in args], cwd=cwd, env=env, check=True, timeout=600)
+    # Tool output goes to stderr: stdout is the Markdown report.
+    subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, check=True, timeout=600, stdout=sys.stderr
+    )
 
 
 def render(workdir: Path) -> Path:
@@ -246,8 +249,8 @@ def main() -> int:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
     parser.add_argument("--requests", type=int, default=3, help="per latency scenario")
-    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds")
-    parser.add_argument("--seconds", type=float, default=4.0, help="per throughput round")
+    parser.add_argument("--rounds", type=int, default=5, help="throughput rounds")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per throughput round")
     args = parser.parse_args()
     if not (args.database_url and args.redis_url):
         parser.error("--database-url and --redis-url (or DATABASE_URL / REDIS_URL) are needed")

@@ -110,9 +110,10 @@ def test_everything_healthy(client):
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", [*PROBES, "/health/db/"])
 def test_answers_are_never_cached(client, path):
-    cache_control = client.get(path)["Cache-Control"]
-    assert "no-store" in cache_control
-    assert "no-cache" in cache_control
+    response = client.get(path)
+    assert "no-store" in response["Cache-Control"]
+    assert "no-cache" in response["Cache-Control"]
+    assert response["X-Content-Type-Options"] == "nosniff"
 
 
 @pytest.mark.django_db

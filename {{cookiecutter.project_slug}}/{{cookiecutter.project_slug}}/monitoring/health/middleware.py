@@ -24,7 +24,10 @@ class HealthProbeMiddleware:
         view = self._probe_views().get(request.path_info)
         if view is None:
             return self.get_response(request)
-        return view(request)
+        response = view(request)
+        # The one SecurityMiddleware header that matters for a JSON answer.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
 
     def _probe_views(self) -> dict[str, Callable[[HttpRequest], HttpResponse]]:
         # path_info -> view, looked up once in the URLconf (so the paths stay in urls.py).
