@@ -252,6 +252,8 @@ def test_failure_text_goes_to_the_log_not_the_body(client, caplog):
     assert any(SECRET in r.getMessage() and "ConnectionError" in r.getMessage() for r in logged)
     assert any("not a Result" in r.getMessage() for r in logged)
     assert all(r.levelno == logging.WARNING for r in logged)
+    # Logged by the request's thread, so request-scoped context (request_id) is on the line.
+    assert {r.thread for r in logged} == {threading.get_ident()}
 
 
 @pytest.mark.django_db
