@@ -298,6 +298,7 @@ def main() -> int:
     print()
     print(f"/health/live/: {statistics.median(live):.0f} req/s, bare JsonResponse view: "
           f"{statistics.median(bare):.0f} req/s, ratio {statistics.median(ratios):.2f}x "
+          f"(lowest round {min(ratios):.2f}x) "
           f"(median of {args.rounds} rounds of {args.seconds:g} s, 2 client threads, "
           "1 gunicorn sync worker)")  # fmt: skip
     print(json.dumps({"live": live, "bare": bare}), file=sys.stderr)

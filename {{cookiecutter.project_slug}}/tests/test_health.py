@@ -210,6 +210,29 @@ def test_a_running_celery_worker_answers(client, celery_worker):
 
 
 @pytest.mark.django_db
+def test_a_cache_that_stores_nothing_is_an_error(client):
+    dummy = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    with override_settings(CACHES=dummy):
+        response = client.get("/health/ready/")
+    assert response.status_code == 503
+    cache = response.json()["checks"]["cache"]
+    assert cache["status"] == "error"
+    assert cache["message"] == "value read back differs from the one written"
+
+
+@pytest.mark.django_db
+def test_a_broker_other_than_redis_is_not_checked(client):
+    with override_settings(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//"):
+        response = client.get("/health/ready/")
+    assert response.status_code == 200
+    assert response.json()["checks"]["broker"] == {
+        "status": "warning",
+        "duration_ms": response.json()["checks"]["broker"]["duration_ms"],
+        "message": "only Redis brokers are checked",
+    }
+
+
+@pytest.mark.django_db
 def test_custom_checks_are_reported(client):
     with with_checks(payments="custom_ok", search="custom_warns"):
         body = client.get("/health/").json()

@@ -81,8 +81,12 @@ def celery_workers(timeout: float) -> Result:
     if app.conf.task_always_eager:
         return ok("no broker: tasks run inline")
     bound = settings.HEALTH_CHECK_TIMEOUT
-    # Bounded sockets, and replies polled every 0.1 s instead of kombu's default 1 s.
-    options = {"socket_connect_timeout": bound, "socket_timeout": bound, "polling_interval": 0.1}
+    options = {
+        "socket_connect_timeout": bound,
+        "socket_timeout": bound,
+        "max_retries": 0,  # a refused connection is the answer: don't retry
+        "polling_interval": 0.1,  # poll replies every 0.1 s instead of kombu's 1 s
+    }
     # A mailbox of our own publishes on this connection, not through the app's producer
     # pool (whose sockets have no timeout), so a hung broker can't hold the thread.
     mailbox = Mailbox(app.conf.control_exchange, type="fanout", accept=["json"])
