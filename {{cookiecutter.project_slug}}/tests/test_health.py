@@ -305,7 +305,6 @@ def test_a_hung_check_times_out_and_is_not_started_twice(client, hang, caplog):
         stuck = response.json()["checks"]["stuck"]
         assert stuck["status"] == "error"
         assert stuck["message"] == "timed out after 0.3 s"
-        assert response.json()["checks"]["database"]["status"] == "ok"
     # Later requests joined the run still in flight instead of taking another thread.
     assert len(started_runs) == 1
     assert any("missed the 0.3 s deadline" in r.getMessage() for r in caplog.records)
