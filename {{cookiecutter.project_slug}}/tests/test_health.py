@@ -130,6 +130,13 @@ def test_pod_ip_host_reaches_probes_only(client, path):
     assert client.get("/orders/1/", HTTP_HOST="10.12.0.7").status_code == 400
 
 
+@override_settings(ROOT_URLCONF="tests.urls_without_health_db")
+def test_a_route_removed_from_urls_is_no_longer_a_probe(client):
+    assert client.get("/health/live/", HTTP_HOST="10.12.0.7").status_code == 200
+    assert client.get("/health/db/", HTTP_HOST="10.12.0.7").status_code == 400
+    assert client.get("/health/db/").status_code == 404
+
+
 @pytest.mark.django_db
 def test_disk_below_warning_threshold_is_degraded(client):
     with override_settings(HEALTH_CHECK_DISK_WARNING_PERCENT=100):
