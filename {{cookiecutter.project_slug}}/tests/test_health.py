@@ -67,6 +67,12 @@ def only_checks(**checks: str) -> override_settings:
     return override_settings(HEALTH_CHECKS=paths, HEALTH_WARNING_ONLY_CHECKS=[])
 
 
+@pytest.fixture(autouse=True)
+def relaxed_deadline(settings):
+    """Room for a slow first connection on a busy machine; deadline tests set their own."""
+    settings.HEALTH_CHECK_TIMEOUT = 3.0
+
+
 @pytest.fixture
 def hang():
     """Checks using custom_hangs stay stuck until the test ends, then finish."""
