@@ -50,6 +50,9 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that accepts TCP and never answers must not hold a thread forever.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
@@ -58,6 +61,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # Bounded sockets: a Redis that hangs fails the call instead of the worker.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -97,6 +102,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Answers the health probes before host validation and the HTTPS redirect (docs/health.md);
+    # only request-context middleware belongs above it.
+    f"{APPS_DIR.name}.monitoring.health.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,3 +171,45 @@ ADMINS = [
     ),
 ]
 MANAGERS = ADMINS
+
+# HEALTH CHECKS (docs/health.md)
+# ------------------------------------------------------------------------------
+
+
+def _env_number(name: str, default: float, low: float, high: float) -> float:
+    """A float from the environment; a value that is not a number in [low, high] is refused."""
+    raw = env.str(name, default=str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise ImproperlyConfigured(f"{name} is {raw!r}; use a number from {low:g} to {high:g}.")
+    return value
+
+
+# Overall deadline of /health/ and /health/ready/, in seconds.
+HEALTH_CHECK_TIMEOUT = _env_number("HEALTH_CHECK_TIMEOUT", 1.0, 0.1, 30)
+# When set, per-check messages are shown only to "Authorization: Bearer <token>".
+HEALTH_CHECK_TOKEN = env("HEALTH_CHECK_TOKEN", default="")
+# Free space (percent of the volume holding this path) below which disk warns / fails.
+HEALTH_CHECK_DISK_PATH = env("HEALTH_CHECK_DISK_PATH", default="/")
+HEALTH_CHECK_DISK_WARNING_PERCENT = _env_number("HEALTH_CHECK_DISK_WARNING_PERCENT", 10, 0, 100)
+HEALTH_CHECK_DISK_ERROR_PERCENT = _env_number(
+    "HEALTH_CHECK_DISK_ERROR_PERCENT", 5, 0, HEALTH_CHECK_DISK_WARNING_PERCENT
+)
+# Every check of /health/: name -> dotted path of a function(timeout: float) -> Result.
+# Add your own here (see docs/health.md); `manage.py check` validates this block.
+_BUILTIN_CHECKS = f"{APPS_DIR.name}.monitoring.health.checks"
+HEALTH_CHECKS = {
+    "database": f"{_BUILTIN_CHECKS}.database",
+    "cache": f"{_BUILTIN_CHECKS}.cache",
+    "broker": f"{_BUILTIN_CHECKS}.broker",
+    "disk": f"{_BUILTIN_CHECKS}.disk",
+    "migrations": f"{_BUILTIN_CHECKS}.migrations",
+    "celery_workers": f"{_BUILTIN_CHECKS}.celery_workers",
+}
+# The checks /health/ready/ runs: only what serving traffic needs.
+HEALTH_READY_CHECKS = ["database", "cache", "broker"]
+# Checks whose failures (timeouts included) count as warnings, never errors.
+HEALTH_WARNING_ONLY_CHECKS = ["celery_workers"]

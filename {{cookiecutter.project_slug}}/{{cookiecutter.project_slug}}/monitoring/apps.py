@@ -6,3 +6,6 @@ class MonitoringConfig(AppConfig):
 
     name = "{{ cookiecutter.project_slug }}.monitoring"
     verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        from .health import system_checks  # noqa: F401 - registers the settings check

@@ -1,7 +1,10 @@
 from django.urls import path
 
-from . import health
+from .health import views as health
 
 urlpatterns = [
+    path("health/", health.health, name="health"),
+    path("health/ready/", health.readiness, name="health-ready"),
     path("health/live/", health.liveness, name="health-live"),
+    path("health/db/", health.database, name="health-db"),
 ]

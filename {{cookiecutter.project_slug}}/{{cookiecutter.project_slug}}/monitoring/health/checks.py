@@ -1,0 +1,115 @@
+"""The built-in checks. Each gets the seconds left before the deadline and returns a Result.
+
+An exception means "error": the runner logs it and shows only a generic message.
+"""
+
+import shutil
+import uuid
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import redis
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from kombu.pidbox import Mailbox
+
+from .result import Result, error, ok, warning
+
+REDIS_SCHEMES = {"redis", "rediss", "unix"}
+
+
+def database(timeout: float) -> Result:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return ok()
+
+
+def cache(timeout: float) -> Result:
+    backend = caches["default"]
+    key, value = f"health-check:{uuid.uuid4().hex}", uuid.uuid4().hex
+    backend.set(key, value, timeout=30)
+    try:
+        read_back = backend.get(key)
+    finally:
+        backend.delete(key)
+    return ok() if read_back == value else error("value read back differs from the one written")
+
+
+def broker(timeout: float) -> Result:
+    url = settings.CELERY_BROKER_URL
+    if not url:
+        return ok("no broker: tasks run inline")
+    if urlsplit(url).scheme not in REDIS_SCHEMES:
+        return warning("only Redis brokers are checked")
+    _redis_client(url, settings.HEALTH_CHECK_TIMEOUT).ping()
+    return ok()
+
+
+@lru_cache(maxsize=4)
+def _redis_client(url: str, socket_timeout: float) -> redis.Redis:
+    # One pooled client per URL; bounded sockets free the thread soon after a hang.
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=socket_timeout, socket_timeout=socket_timeout
+    )
+
+
+def disk(timeout: float) -> Result:
+    usage = shutil.disk_usage(settings.HEALTH_CHECK_DISK_PATH)
+    free_percent = 100 * usage.free / usage.total
+    message = f"{free_percent:.1f}% free"
+    if free_percent < settings.HEALTH_CHECK_DISK_ERROR_PERCENT:
+        return error(message)
+    if free_percent < settings.HEALTH_CHECK_DISK_WARNING_PERCENT:
+        return warning(message)
+    return ok(message)
+
+
+def migrations(timeout: float) -> Result:
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        return error(f"{len(pending)} unapplied migration(s)")
+    return ok()
+
+
+def celery_workers(timeout: float) -> Result:
+    from config.celery_app import app
+
+    if app.conf.task_always_eager:
+        return ok("no broker: tasks run inline")
+    bound = settings.HEALTH_CHECK_TIMEOUT
+    options = {
+        "socket_connect_timeout": bound,
+        "socket_timeout": bound,
+        "max_retries": 0,  # a refused connection is the answer: don't retry
+        "polling_interval": 0.1,  # poll replies every 0.1 s instead of kombu's 1 s
+    }
+    # A mailbox of our own publishes on this connection, not through the app's producer
+    # pool (whose sockets have no timeout), so a hung broker can't hold the thread.
+    mailbox = Mailbox(app.conf.control_exchange, type="fanout", accept=["json"])
+    with app.connection_for_write(connect_timeout=bound, transport_options=options) as conn:
+        # The first reply ends the wait; half the time left keeps a margin for the broker
+        # round trips around it, so "no worker" is answered before the deadline.
+        replies = mailbox(conn).multi_call("ping", timeout=timeout / 2, limit=1)
+    return ok() if replies else warning("no worker answered")
+
+
+def database_stats(timeout: float) -> dict[str, object]:
+    """Connection statistics for /health/db/ (PostgreSQL only; other engines get SELECT 1)."""
+    stats: dict[str, object] = {"engine": connection.vendor}
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute("SELECT 1")
+            return stats
+        cursor.execute(
+            "SELECT count(*), extract(epoch FROM max(now() - backend_start))"
+            " FROM pg_stat_activity"
+            " WHERE datname = current_database() AND backend_type = 'client backend'"
+        )
+        count, oldest = cursor.fetchone()
+    stats["connections"] = count
+    stats["oldest_connection_seconds"] = round(float(oldest or 0), 1)
+    return stats
