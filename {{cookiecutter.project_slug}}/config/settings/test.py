@@ -15,3 +15,12 @@ WHITENOISE_AUTOREFRESH = True
 # Tests that need a real worker switch this off for themselves.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# Tasks a test worker publishes stay on that worker's queue (tests/conftest.py).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+{%- if cookiecutter.use_sentry == "y" %}
+# Alert delivery retries within a test's patience.
+ALERT_HTTP_TIMEOUT = 2.0
+ALERT_MAX_TRIES = 3
+ALERT_RETRY_BACKOFF = 0.05
+ALERT_RETRY_BACKOFF_MAX = 0.2
+{%- endif %}
