@@ -49,8 +49,8 @@ class BadContentLength(Exception):
     pass
 
 
-def _answer(status: int, **body: str) -> JsonResponse:
-    return JsonResponse(body, status=status)
+def _answer(code: int, /, **body: str) -> JsonResponse:
+    return JsonResponse(body, status=code)
 
 
 def read_body(request: HttpRequest) -> bytes:
