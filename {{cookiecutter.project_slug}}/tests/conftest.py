@@ -88,13 +88,14 @@ def running_celery_worker(
 ) -> Iterator[subprocess.Popen]:
     """Run a real worker on `queue` and send this process's tasks there until exit.
 
-    `extra_env` reaches the worker only (channel URLs, ...). Tasks the worker
-    itself publishes stay on `queue` (CELERY_TASK_DEFAULT_QUEUE).
+    `extra_env` reaches the worker only (channel URLs, ...).
     """
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": child_database_url(),
+        # Tasks the worker publishes (retries, fan-out) go through the broker, on `queue`.
+        "CELERY_TASK_ALWAYS_EAGER": "false",
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         **(extra_env or {}),
     }

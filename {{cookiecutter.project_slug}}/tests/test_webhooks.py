@@ -16,8 +16,14 @@ import pytest
 from django.core import mail
 from django.test import Client, override_settings
 
-from {{ cookiecutter.project_slug }}.monitoring.alerts import Alert, Severity
-from {{ cookiecutter.project_slug }}.monitoring.webhooks import MAX_BODY_BYTES, parse_alert
+from {{ cookiecutter.project_slug }}.monitoring.alerts import (
+    Alert,
+    Severity,
+)
+from {{ cookiecutter.project_slug }}.monitoring.webhooks import (
+    MAX_BODY_BYTES,
+    parse_alert,
+)
 
 from .conftest import clean_env
 from .loopback import closed_port_url, gunicorn_app

@@ -12,8 +12,8 @@ STORAGES = {
 }
 # Serve static files from the apps, as DEBUG does; tests don't run collectstatic.
 WHITENOISE_AUTOREFRESH = True
-# Tests that need a real worker switch this off for themselves.
-CELERY_TASK_ALWAYS_EAGER = True
+# Tests that need a real worker switch this off for themselves (and for the worker).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Tasks a test worker publishes stay on that worker's queue (tests/conftest.py).
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
