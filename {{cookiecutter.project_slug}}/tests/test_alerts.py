@@ -130,6 +130,7 @@ def test_backoff_is_exponential_with_jitter_and_respects_retry_after(settings):
 # E-mail, eagerly in-process ---------------------------------------------------
 
 
+@pytest.mark.usefixtures("inline_tasks")
 def test_info_alerts_are_emailed_once(settings):
     settings.ALERT_EMAILS = ["ops@example.com", "dev@example.com"]
     alert = make_alert(Severity.INFO)
@@ -144,13 +145,23 @@ def test_info_alerts_are_emailed_once(settings):
     assert len(mail.outbox) == 1
 
 
+@pytest.mark.usefixtures("inline_tasks")
 def test_an_alert_without_enabled_channels_goes_nowhere():
     assert dispatch_alert.delay(make_alert(Severity.CRITICAL).to_dict()).get() == []
     assert deliver_alert.delay("slack", make_alert(Severity.WARNING).to_dict()).get() == "disabled"
 
 
 @pytest.fixture
-def eager_like_local_development():
+def inline_tasks():
+    """Tasks run in the test process, even after a session worker switched that off."""
+    conf = deliver_alert.app.conf
+    previous, conf.task_always_eager = conf.task_always_eager, True
+    yield
+    conf.task_always_eager = previous
+
+
+@pytest.fixture
+def eager_like_local_development(inline_tasks):
     """Inline as without a broker: retries run at once and are not raised to the caller."""
     conf = deliver_alert.app.conf
     previous, conf.task_eager_propagates = conf.task_eager_propagates, False
