@@ -96,7 +96,9 @@ def http_get(url: str, timeout: float, token: str = "") -> tuple[int, Any, bytes
     except urllib.error.HTTPError as exc:
         response = exc  # an error status still has headers and a body (503 from /health/)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc.__class__.__name__
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError):
+            raise CheckError(f"{display_url(url)} timed out after {timeout:g} s") from None
         raise CheckError(f"cannot reach {display_url(url)}: {reason}") from None
     with response:
         chunks, size = [], 0
@@ -108,6 +110,8 @@ def http_get(url: str, timeout: float, token: str = "") -> tuple[int, Any, bytes
                     raise CheckError(f"{display_url(url)} answered more than 1 MiB")
                 if time.monotonic() > deadline:
                     raise CheckError(f"{display_url(url)} timed out after {timeout:g} s")
+        except TimeoutError:
+            raise CheckError(f"{display_url(url)} timed out after {timeout:g} s") from None
         except (http.client.HTTPException, OSError) as exc:
             raise CheckError(
                 f"{display_url(url)} failed mid-answer: {exc.__class__.__name__}"
