@@ -170,7 +170,7 @@ def gunicorn_app(env: dict[str, str]) -> Iterator[str]:
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                "--bind", f"fd://{listener.fileno()}", "--workers", "1", "--timeout", "30",
+                "--bind", f"fd://{listener.fileno()}", "--workers", "1", "--graceful-timeout", "2",
             ],
             cwd=PROJECT_DIR, env=env, pass_fds=(listener.fileno(),),
             stdout=log, stderr=subprocess.STDOUT,
