@@ -17,6 +17,7 @@ from email.utils import format_datetime
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 
 from {{ cookiecutter.project_slug }}.monitoring import (
     tasks,
@@ -197,6 +198,15 @@ def test_an_unreachable_mail_server_is_retried_then_given_up(settings):
         listener.close()
     assert result == "failed"
     assert len(connections) == settings.ALERT_MAX_TRIES
+
+
+@pytest.mark.usefixtures("eager_like_local_development")
+def test_a_delivery_claimed_by_another_worker_is_left_to_it(settings):
+    settings.ALERT_EMAILS = ["ops@example.com"]
+    alert = make_alert(Severity.INFO)
+    cache.add(f"alerts:delivery:email:{alert.id}", tasks.SENDING, timeout=60)
+    assert deliver_alert.delay("email", alert.to_dict()).get() == "claimed"
+    assert mail.outbox == []
 
 
 # Slack and PagerDuty through a real worker -----------------------------------
