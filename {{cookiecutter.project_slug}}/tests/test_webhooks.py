@@ -408,7 +408,7 @@ def test_an_endless_chunked_body_is_cut_at_1_mib(client):
     assert MAX_BODY_BYTES < stream.consumed <= MAX_BODY_BYTES + 1
 
 
-@pytest.mark.parametrize("length", ["abc", "-1", "1e3", " 12"])
+@pytest.mark.parametrize("length", ["abc", "-1", "1e3", " 12", "²", "١٢"])
 def test_an_invalid_content_length_gets_400(client, length):
     response = client.generic("POST", URL, b"{}", CONTENT_LENGTH=length)
     assert response.status_code == 400

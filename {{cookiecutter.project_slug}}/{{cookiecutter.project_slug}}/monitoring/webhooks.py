@@ -57,7 +57,7 @@ def read_body(request: HttpRequest) -> bytes:
     """The raw body, reading at most MAX_BODY_BYTES + 1 bytes whatever the client claims."""
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
             raise BadContentLength
         if int(declared) > MAX_BODY_BYTES:
             raise BodyTooLarge
@@ -276,7 +276,7 @@ def sentry_webhook(request: HttpRequest) -> JsonResponse:
         return _answer(503, error="Temporarily unable to queue the alert.")
     logger.info(
         "sentry webhook accepted",
-        resource=resource,
+        resource=resource[:64],
         severity=str(alert.severity),
         alert_id=alert.id,
     )
