@@ -19,6 +19,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "{{ cookiecutter.project_slug }}/monitoring/sentry.py",
         "{{ cookiecutter.project_slug }}/monitoring/webhooks.py",
         "{{ cookiecutter.project_slug }}/monitoring/alerts.py",
+        "{{ cookiecutter.project_slug }}/monitoring/tasks.py",
         "{{ cookiecutter.project_slug }}/monitoring/management/commands/send_test_alert.py",
         "tests/test_sentry.py",
         "tests/test_webhooks.py",

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,26 +74,46 @@ def celery_worker(
     """
     if not os.environ.get("REDIS_URL"):
         pytest.skip("needs REDIS_URL")
+    with running_celery_worker(worker_queue) as process:
+        yield process
+
+
+def worker_log_path(queue: str) -> Path:
+    return PROJECT_DIR / f".pytest-worker-{queue}.log"
+
+
+@contextmanager
+def running_celery_worker(
+    queue: str, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run a real worker on `queue` and send this process's tasks there until exit.
+
+    `extra_env` reaches the worker only (channel URLs, ...).
+    """
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": child_database_url(),
+        # Tasks the worker publishes (retries, fan-out) go through the broker, on `queue`.
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        **(extra_env or {}),
     }
-    log_path = PROJECT_DIR / f".pytest-worker-{worker_queue}.log"
+    log_path = worker_log_path(queue)
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "config.celery_app", "worker",
-                "--pool=solo", "--concurrency=1", "-Q", worker_queue,
-                "--hostname", f"{worker_queue}@%h", "--without-mingle", "--without-gossip",
+                "--pool=solo", "--concurrency=1", "-Q", queue,
+                "--hostname", f"{queue}@%h", "--without-mingle", "--without-gossip",
             ],
             cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
     celery_app.conf.task_always_eager = False
-    celery_app.conf.task_default_queue = worker_queue
+    celery_app.conf.task_default_queue = queue
     try:
-        _wait_for_worker(process, worker_queue, log_path)
+        _wait_for_worker(process, queue, log_path)
         yield process
     finally:
         celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous

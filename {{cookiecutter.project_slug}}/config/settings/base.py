@@ -213,3 +213,23 @@ HEALTH_CHECKS = {
 HEALTH_READY_CHECKS = ["database", "cache", "broker"]
 # Checks whose failures (timeouts included) count as warnings, never errors.
 HEALTH_WARNING_ONLY_CHECKS = ["celery_workers"]
+{%- if cookiecutter.use_sentry == "y" %}
+
+# ALERTING: Sentry webhooks -> Slack / PagerDuty / e-mail (docs/alerting.md)
+# ------------------------------------------------------------------------------
+# Client secret of the Sentry internal integration; the receiver answers 503 without it.
+SENTRY_WEBHOOK_SECRET = env("SENTRY_WEBHOOK_SECRET", default="")
+# Each channel is off while its variable is empty.
+SLACK_WEBHOOK_URL = env("SLACK_WEBHOOK_URL", default="")
+PAGERDUTY_ROUTING_KEY = env("PAGERDUTY_ROUTING_KEY", default="")
+PAGERDUTY_EVENTS_URL = env(
+    "PAGERDUTY_EVENTS_URL",
+    default="https://events.pagerduty.com/v2/enqueue",
+)
+ALERT_EMAILS = [addr.strip() for addr in env.list("ALERT_EMAILS", default=[]) if addr.strip()]
+# Delivery: seconds per outbound call, tries per channel, exponential back-off with jitter.
+ALERT_HTTP_TIMEOUT = 5.0
+ALERT_MAX_TRIES = 6
+ALERT_RETRY_BACKOFF = 10.0
+ALERT_RETRY_BACKOFF_MAX = 600.0
+{%- endif %}

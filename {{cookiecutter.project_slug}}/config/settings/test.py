@@ -12,6 +12,15 @@ STORAGES = {
 }
 # Serve static files from the apps, as DEBUG does; tests don't run collectstatic.
 WHITENOISE_AUTOREFRESH = True
-# Tests that need a real worker switch this off for themselves.
-CELERY_TASK_ALWAYS_EAGER = True
+# Tests that need a real worker switch this off for themselves (and for the worker).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Tasks a test worker publishes stay on that worker's queue (tests/conftest.py).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+{%- if cookiecutter.use_sentry == "y" %}
+# Alert delivery retries within a test's patience.
+ALERT_HTTP_TIMEOUT = 2.0
+ALERT_MAX_TRIES = 3
+ALERT_RETRY_BACKOFF = 0.05
+ALERT_RETRY_BACKOFF_MAX = 0.2
+{%- endif %}

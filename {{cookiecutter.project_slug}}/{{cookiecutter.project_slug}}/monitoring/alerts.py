@@ -1,0 +1,265 @@
+"""Alerts and the channels that deliver them: Slack, PagerDuty Events API v2, e-mail.
+
+The webhook receiver (webhooks.py) turns what Sentry sends into an `Alert`; the
+tasks (tasks.py) route it by severity with `channels_for` and deliver it, one
+channel at a time. A channel is off while its setting (SLACK_WEBHOOK_URL,
+PAGERDUTY_ROUTING_KEY, ALERT_EMAILS) is empty.
+
+Routing (docs/alerting.md):
+    critical -> PagerDuty (trigger) + Slack
+    warning  -> Slack
+    info     -> e-mail
+    resolved -> PagerDuty (resolve) + Slack
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import smtplib
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import send_mail
+
+TITLE_MAX = 300
+FINGERPRINT_MAX = 255  # PagerDuty's dedup_key limit
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+    RESOLVED = "resolved"
+
+
+def _one_line(value: str, limit: int) -> str:
+    text = " ".join(value.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _web_url(value: str) -> str:
+    """Keep http(s) links only: a `javascript:` URL must not reach a chat message."""
+    return value if urlsplit(value).scheme in ("http", "https") else ""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert, whatever its source. Values are cleaned on creation.
+
+    `id` is unique per alert (the receiver uses the digest of the webhook body):
+    it keeps a channel from getting the same alert twice. `fingerprint` is stable
+    per problem: PagerDuty's dedup_key, so a "resolved" alert closes the incident
+    its "critical" twin opened.
+    """
+
+    id: str
+    title: str
+    severity: Severity
+    url: str = ""
+    project: str = ""
+    environment: str = ""
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        clean = {
+            "id": _one_line(self.id, 128),
+            "title": _one_line(self.title, TITLE_MAX) or "(no title)",
+            "severity": Severity(self.severity),
+            "url": _web_url(self.url.strip()),
+            "project": _one_line(self.project, 100),
+            "environment": _one_line(self.environment, 64),
+            "fingerprint": _one_line(self.fingerprint or self.id, FINGERPRINT_MAX),
+        }
+        for name, value in clean.items():
+            object.__setattr__(self, name, value)
+
+    def to_dict(self) -> dict[str, str]:
+        return {name: str(value) for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Alert:
+        return cls(**{name: str(data.get(name, "")) for name in cls.__dataclass_fields__})
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver. `retryable`: trying again later may work."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); None if absent/garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def post_json(url: str, payload: Mapping[str, object]) -> None:
+    """POST JSON with a timeout. Network errors, 429 and 5xx are retryable; other 4xx are not.
+
+    Error messages never carry the URL: a Slack webhook URL is a secret.
+    """
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise DeliveryError("the channel URL is not an http(s) URL", retryable=False)
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        timeout = settings.ALERT_HTTP_TIMEOUT
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            response.read(64 * 1024)
+    except urllib.error.HTTPError as exc:
+        retry_after = parse_retry_after(exc.headers.get("Retry-After"))
+        exc.close()
+        retryable = exc.code == 429 or exc.code >= 500
+        raise DeliveryError(
+            f"HTTP {exc.code}", retryable=retryable, retry_after=retry_after
+        ) from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DeliveryError(f"network error: {reason}", retryable=True) from None
+
+
+class Channel:
+    name: str
+
+    def enabled(self) -> bool:
+        raise NotImplementedError
+
+    def send(self, alert: Alert) -> None:
+        raise NotImplementedError
+
+
+SLACK_ICONS = {
+    Severity.CRITICAL: ":rotating_light:",
+    Severity.WARNING: ":warning:",
+    Severity.INFO: ":information_source:",
+    Severity.RESOLVED: ":white_check_mark:",
+}
+
+
+def _slack_escape(text: str) -> str:
+    """Slack's three control characters: keeps `<!channel>` in an error message inert."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class SlackChannel(Channel):
+    name = "slack"
+
+    def enabled(self) -> bool:
+        return bool(settings.SLACK_WEBHOOK_URL)
+
+    @staticmethod
+    def message(alert: Alert) -> dict[str, object]:
+        lines = [
+            f"{SLACK_ICONS[alert.severity]} *{alert.severity.upper()}* {_slack_escape(alert.title)}"
+        ]
+        context = " · ".join(
+            _slack_escape(part) for part in (alert.project, alert.environment) if part
+        )
+        if context:
+            lines.append(context)
+        if alert.url:
+            lines.append(f"<{alert.url}|Details>")
+        return {"text": "\n".join(lines), "unfurl_links": False}
+
+    def send(self, alert: Alert) -> None:
+        post_json(settings.SLACK_WEBHOOK_URL, self.message(alert))
+
+
+class PagerDutyChannel(Channel):
+    """Events API v2: `trigger` for critical alerts, `resolve` for resolved ones."""
+
+    name = "pagerduty"
+
+    def enabled(self) -> bool:
+        return bool(settings.PAGERDUTY_ROUTING_KEY)
+
+    @staticmethod
+    def event(alert: Alert) -> dict[str, object]:
+        event: dict[str, object] = {
+            "routing_key": settings.PAGERDUTY_ROUTING_KEY,
+            "dedup_key": alert.fingerprint,
+        }
+        if alert.severity is Severity.RESOLVED:
+            return {**event, "event_action": "resolve"}
+        event["event_action"] = "trigger"
+        event["payload"] = {
+            "summary": alert.title,
+            "source": alert.project or "sentry",
+            "severity": "critical",
+            "custom_details": {"environment": alert.environment, "project": alert.project},
+        }
+        if alert.url:
+            event["links"] = [{"href": alert.url, "text": "Details"}]
+        return event
+
+    def send(self, alert: Alert) -> None:
+        post_json(settings.PAGERDUTY_EVENTS_URL, self.event(alert))
+
+
+class EmailChannel(Channel):
+    """Django's mail framework (EMAIL_BACKEND, EMAIL_HOST...) to every ALERT_EMAILS address."""
+
+    name = "email"
+
+    def enabled(self) -> bool:
+        return bool(settings.ALERT_EMAILS)
+
+    def send(self, alert: Alert) -> None:
+        subject = _one_line(f"[{alert.severity.upper()}] {alert.title}", 200)
+        details = {
+            "Severity": alert.severity,
+            "Project": alert.project,
+            "Environment": alert.environment,
+            "Link": alert.url,
+        }
+        body = "\n".join(f"{key}: {value}" for key, value in details.items() if value)
+        try:
+            send_mail(subject, f"{alert.title}\n\n{body}\n", None, settings.ALERT_EMAILS)
+        except smtplib.SMTPRecipientsRefused:
+            raise DeliveryError("the mail server refused ALERT_EMAILS", retryable=False) from None
+        except smtplib.SMTPResponseException as exc:
+            # 4xx: try again later; 5xx: permanent.
+            retryable = exc.smtp_code < 500
+            raise DeliveryError(f"SMTP {exc.smtp_code}", retryable=retryable) from None
+        except OSError as exc:  # connection refused, timeout, TLS, other SMTP errors
+            raise DeliveryError(f"mail error: {exc.__class__.__name__}", retryable=True) from None
+
+
+CHANNELS: dict[str, Channel] = {
+    channel.name: channel for channel in (PagerDutyChannel(), SlackChannel(), EmailChannel())
+}
+ROUTES: dict[Severity, tuple[str, ...]] = {
+    Severity.CRITICAL: ("pagerduty", "slack"),
+    Severity.WARNING: ("slack",),
+    Severity.INFO: ("email",),
+    Severity.RESOLVED: ("pagerduty", "slack"),
+}
+
+
+def channels_for(alert: Alert) -> list[Channel]:
+    """The enabled channels this alert's severity goes to."""
+    channels = (CHANNELS[name] for name in ROUTES[alert.severity])
+    return [channel for channel in channels if channel.enabled()]

@@ -1,0 +1,45 @@
+"""`manage.py send_test_alert [--severity ...]`: a synthetic alert through the real path.
+
+The alert goes to the same Celery task as a Sentry webhook's, so it proves the
+worker, the channel settings and the channels themselves. Run it after every
+change to the alerting setup, and now and then ("test your alerts regularly").
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...alerts import Alert, Severity, channels_for
+from ...tasks import dispatch_alert
+
+
+class Command(BaseCommand):
+    help = "Send a synthetic alert through the alert dispatch task."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--severity",
+            choices=[severity.value for severity in Severity],
+            default=Severity.WARNING.value,
+            help="critical pages PagerDuty; send 'resolved' afterwards to close the test incident.",
+        )
+
+    def handle(self, *args: object, severity: str, **options: object) -> None:
+        alert = Alert(
+            id=uuid.uuid4().hex,
+            title=f"Test alert ({severity}) from {settings.ENVIRONMENT}: alerting works",
+            severity=Severity(severity),
+            project="{{ cookiecutter.project_slug }}",
+            environment=settings.ENVIRONMENT,
+            # Stable, so `--severity resolved` closes the incident a critical test opened.
+            fingerprint="{{ cookiecutter.project_slug }}-test-alert",
+        )
+        channels = [channel.name for channel in channels_for(alert)]
+        if not channels:
+            raise CommandError(
+                f"No channel is configured for {severity} alerts here: set SLACK_WEBHOOK_URL, "
+                "PAGERDUTY_ROUTING_KEY or ALERT_EMAILS (see docs/alerting.md)."
+            )
+        dispatch_alert.delay(alert.to_dict())
+        self.stdout.write(f"Queued test alert {alert.id} ({severity}) for: {', '.join(channels)}.")
