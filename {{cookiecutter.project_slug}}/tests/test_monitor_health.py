@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -174,20 +172,11 @@ def app_env(**overrides: str) -> dict[str, str]:
     return clean_env(DJANGO_SETTINGS_MODULE="config.settings.test", **{**services, **overrides})
 
 
-def skip_without_health_report(url: str) -> None:
-    try:
-        urllib.request.urlopen(f"{url}/health/", timeout=10)  # noqa: S310
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            pytest.skip("GET /health/ is not part of this project yet")
-
-
 @requires("DATABASE_URL", "REDIS_URL")
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_the_real_app_is_healthy(celery_worker):
     with gunicorn_app(app_env()) as url:
-        skip_without_health_report(url)
         result = monitor("--check", "health", "--url", url)
     assert result.returncode == 0, result.stdout
     assert result.stdout.startswith("HEALTH OK - healthy")
@@ -198,7 +187,6 @@ def test_the_real_app_is_healthy(celery_worker):
 def test_the_real_app_without_its_database_is_critical():
     broken = app_env(DATABASE_URL=closed_port_url().replace("http", "postgres") + "/nowhere")
     with gunicorn_app(broken) as url:
-        skip_without_health_report(url)
         result = monitor("--check", "health", "--url", url, "--json")
     assert result.returncode == 2, result.stdout
     answer = json.loads(result.stdout)
