@@ -17,6 +17,9 @@ from pathlib import Path
 OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "use_sentry": (
         "{{ cookiecutter.project_slug }}/monitoring/sentry.py",
+        "{{ cookiecutter.project_slug }}/monitoring/scrubbing.py",
+        "{{ cookiecutter.project_slug }}/monitoring/capture.py",
+        "docs/sentry.md",
         "{{ cookiecutter.project_slug }}/monitoring/webhooks.py",
         "{{ cookiecutter.project_slug }}/monitoring/alerts.py",
         "{{ cookiecutter.project_slug }}/monitoring/management/commands/send_test_alert.py",

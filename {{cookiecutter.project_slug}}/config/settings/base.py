@@ -163,3 +163,34 @@ ADMINS = [
     ),
 ]
 MANAGERS = ADMINS
+{%- if cookiecutter.use_sentry == "y" %}
+
+# SENTRY (monitoring/sentry.py; no SENTRY_DSN = SDK off, the app works without it)
+# ------------------------------------------------------------------------------
+
+
+def _sample_rate(name: str, default: float) -> float:
+    raw = env.str(name, default=str(default))
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = float("nan")
+    if not 0.0 <= rate <= 1.0:
+        raise ImproperlyConfigured(f"{name} is {raw!r}; use a number from 0 to 1.")
+    return rate
+
+
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_TRACES_SAMPLE_RATE = _sample_rate(
+    "SENTRY_TRACES_SAMPLE_RATE",
+    {{ cookiecutter.sentry_traces_sample_rate | float }},
+)
+{%- if cookiecutter.use_sentry_profiling == "y" %}
+SENTRY_PROFILES_SAMPLE_RATE = _sample_rate(
+    "SENTRY_PROFILES_SAMPLE_RATE",
+    {{ cookiecutter.sentry_profiles_sample_rate | float }},
+)
+{%- endif %}
+# Whether user e-mail, username and IP address may reach Sentry (a generation answer).
+SENTRY_SEND_DEFAULT_PII = {{ "True" if cookiecutter.sentry_send_default_pii == "y" else "False" }}
+{%- endif %}

@@ -6,3 +6,11 @@ class MonitoringConfig(AppConfig):
 
     name = "{{ cookiecutter.project_slug }}.monitoring"
     verbose_name = "Monitoring"
+{%- if cookiecutter.use_sentry == "y" %}
+
+    def ready(self) -> None:
+        # Once per process, after settings load and before any request or task runs.
+        from .sentry import init_sentry
+
+        init_sentry()
+{%- endif %}

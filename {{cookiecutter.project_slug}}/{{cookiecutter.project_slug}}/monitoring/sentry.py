@@ -1,0 +1,156 @@
+"""Sentry error and performance monitoring, set up once per process.
+
+init_sentry() is called by MonitoringConfig.ready() (gunicorn, runserver and
+manage.py commands) and by Celery's celeryd_init / beat_init signals (workers and
+beat); whichever comes first wins, the others find the client active and return.
+Without SENTRY_DSN nothing is initialised and the SDK's functions are no-ops.
+
+What leaves the process is limited twice: the SDK's `data_collection` option stops
+integrations from collecting cookies, sensitive headers and query parameters (and
+user data unless PII is allowed), then before_send / before_send_transaction run
+our Scrubber over the whole event (bodies, frame variables, breadcrumbs, spans).
+See docs/sentry.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import sentry_sdk
+import structlog
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, PermissionDenied
+from django.http import Http404
+from sentry_sdk.integrations.celery import CeleryIntegration
+from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
+from sentry_sdk.integrations.redis import RedisIntegration
+
+from .scrubbing import Scrubber
+
+# Requests to these paths never become events or transactions (probes, scrapers).
+UNMONITORED_PATH_PREFIXES = ("/health/", "/metrics")
+# Context variables (bound by the request middleware and Celery signals) sent as tags.
+CONTEXT_TAGS = ("request_id", "task_id")
+# Header names containing these are never collected (the SDK adds auth, token, key,
+# csrf, session, ... of its own); the last ones are personal data.
+HEADER_DENY_TERMS = ["cookie", "signature"]
+PII_HEADER_TERMS = ["forwarded", "-ip", "remote-", "via", "-user"]
+
+
+def init_sentry() -> bool:
+    """Start the SDK if SENTRY_DSN is set and no client runs yet; True when active."""
+    if sentry_sdk.get_client().is_active():
+        return True
+    if not settings.SENTRY_DSN:
+        return False
+    sentry_sdk.init(**build_options())
+    # Django logs every bad Host header at ERROR: noise, not a bug of ours.
+    ignore_logger("django.security.DisallowedHost")
+    return True
+
+
+def build_options() -> dict[str, Any]:
+    """The keyword arguments of sentry_sdk.init, from settings."""
+    allow_pii = settings.SENTRY_SEND_DEFAULT_PII
+    scrubber = Scrubber(allow_pii=allow_pii)
+    header_terms = HEADER_DENY_TERMS + ([] if allow_pii else PII_HEADER_TERMS)
+    return {
+        "dsn": settings.SENTRY_DSN,
+        "environment": settings.ENVIRONMENT,
+        "release": settings.RELEASE_VERSION,
+        "integrations": [
+            # middleware_spans and cache_spans stay off: they cost throughput on
+            # every traced request for little insight (see BENCHMARKS.md).
+            DjangoIntegration(
+                transaction_style="url",
+                middleware_spans=False,
+                signals_spans=False,
+                cache_spans=False,
+            ),
+            # monitor_beat_tasks: beat-scheduled tasks report to Sentry Crons.
+            CeleryIntegration(monitor_beat_tasks=True),
+            RedisIntegration(),
+            # INFO and up become breadcrumbs; ERROR and up become events.
+            LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+        ],
+        "traces_sampler": make_traces_sampler(settings.SENTRY_TRACES_SAMPLE_RATE),
+{%- if cookiecutter.use_sentry_profiling == "y" %}
+        # Profile whole traced sessions (the SDK 2.x continuous profiler API).
+        "profile_session_sample_rate": settings.SENTRY_PROFILES_SAMPLE_RATE,
+        "profile_lifecycle": "trace",
+{%- endif %}
+        "attach_stacktrace": True,
+        # Supersedes send_default_pii (deprecated in recent sentry-sdk releases).
+        "data_collection": {
+            "user_info": allow_pii,
+            "cookies": {"mode": "off"},
+            "http_headers": {"request": {"mode": "denylist", "terms": header_terms}},
+            "url_query_params": {"mode": "denylist", "terms": ["dsn", "signature"]},
+            "database_query_data": allow_pii,
+            "queues": allow_pii,
+        },
+        "before_send": partial(before_send, scrubber=scrubber),
+        "before_send_transaction": partial(before_send, scrubber=scrubber),
+        "ignore_errors": [KeyboardInterrupt, Http404, PermissionDenied, DisallowedHost],
+    }
+
+
+def make_traces_sampler(rate: float) -> Callable[[dict[str, Any]], float]:
+    """Sample `rate` of transactions, follow the caller's decision, never trace probes."""
+
+    def traces_sampler(sampling_context: dict[str, Any]) -> float:
+        if is_unmonitored_path(_request_path(sampling_context)):
+            return 0.0
+        parent_sampled = sampling_context.get("parent_sampled")
+        if parent_sampled is not None:
+            return float(parent_sampled)
+        return rate
+
+    return traces_sampler
+
+
+def before_send(
+    event: dict[str, Any], hint: dict[str, Any], *, scrubber: Scrubber
+) -> dict[str, Any] | None:
+    """Drop probe noise, tag the event with the request/task id, scrub it."""
+    url = event.get("request", {}).get("url", "")
+    if isinstance(url, str) and is_unmonitored_path(_url_path(url)):
+        return None
+    bound = structlog.contextvars.get_contextvars()
+    tags = event.setdefault("tags", {})
+    for name in CONTEXT_TAGS:
+        if bound.get(name) and name not in tags:
+            tags[name] = str(bound[name])
+    user = event.get("user")
+    if isinstance(user, dict) and not scrubber.allow_pii:
+        # Identify users by id only: drop rather than mask the personal fields.
+        for field in ("email", "username", "ip_address", "name"):
+            user.pop(field, None)
+    # The SDK's "_meta" describes earlier trimming; everything else is scrubbed.
+    for key, value in event.items():
+        if key != "_meta":
+            event[key] = scrubber.scrub(value)
+    return event
+
+
+def is_unmonitored_path(path: str) -> bool:
+    return path.startswith(UNMONITORED_PATH_PREFIXES)
+
+
+def _request_path(sampling_context: dict[str, Any]) -> str:
+    if environ := sampling_context.get("wsgi_environ"):
+        return environ.get("PATH_INFO", "")
+    if scope := sampling_context.get("asgi_scope"):
+        return scope.get("path", "")
+    return ""
+
+
+def _url_path(url: str) -> str:
+    # "https://host/health/?x" -> "/health/" without the cost of urlsplit.
+    after_scheme = url.split("://", 1)[-1]
+    slash = after_scheme.find("/")
+    return after_scheme[slash:].split("?", 1)[0] if slash >= 0 else "/"
