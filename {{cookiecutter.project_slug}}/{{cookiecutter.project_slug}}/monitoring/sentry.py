@@ -90,7 +90,8 @@ def build_options() -> dict[str, Any]:
             "cookies": {"mode": "off"},
             "http_headers": {"request": {"mode": "denylist", "terms": header_terms}},
             "url_query_params": {"mode": "denylist", "terms": ["dsn", "signature"]},
-            "database_query_data": allow_pii,
+            # SQL parameters carry session keys and password hashes: never sent.
+            "database_query_data": False,
             "queues": allow_pii,
         },
         "before_send": partial(before_send, scrubber=scrubber),
