@@ -192,26 +192,17 @@ def test_each_error_is_one_event(sink, server):
     assert len([e for e in sink.events() if url_path(e) == "stub/boom/"]) == 3
 
 
-def test_request_id_from_context_is_a_tag_on_events_and_transactions(sink, server):
-    sink.clear()
-    assert request(server, "/stub/bound-boom/?rid=stub-rid-123")[0] == 500
-    settle(sink, server, "bound")
-    (event,) = [e for e in sink.events() if url_path(e) == "stub/bound-boom/"]
-    assert event["tags"]["request_id"] == "stub-rid-123"
-    (transaction,) = [t for t in sink.transactions() if url_path(t) == "stub/bound-boom/"]
-    assert transaction["tags"]["request_id"] == "stub-rid-123"
-    # The next request starts clean: no stale id on its transaction.
-    (marker,) = [t for t in sink.transactions() if url_path(t) == "stub/ok/"]
-    assert "request_id" not in marker.get("tags", {})
-
-
-@needs_request_middleware
-def test_x_request_id_header_becomes_the_event_tag(sink, server):
+def test_x_request_id_is_a_tag_on_the_event_and_the_transaction(sink, server):
     sink.clear()
     assert request(server, "/stub/boom/", headers={"X-Request-ID": "e2e-rid-456"})[0] == 500
     settle(sink, server, "header")
     (event,) = [e for e in sink.events() if url_path(e) == "stub/boom/"]
     assert event["tags"]["request_id"] == "e2e-rid-456"
+    (transaction,) = [t for t in sink.transactions() if url_path(t) == "stub/boom/"]
+    assert transaction["tags"]["request_id"] == "e2e-rid-456"
+    # The next request has an id of its own, never the previous one.
+    (marker,) = [t for t in sink.transactions() if url_path(t) == "stub/ok/"]
+    assert marker.get("tags", {}).get("request_id") != "e2e-rid-456"
 
 
 def test_user_is_identified_by_id_only(sink, server):

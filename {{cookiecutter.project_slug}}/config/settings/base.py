@@ -191,6 +191,11 @@ SENTRY_PROFILES_SAMPLE_RATE = _sample_rate(
     {{ cookiecutter.sentry_profiles_sample_rate | float }},
 )
 {%- endif %}
+# Tags Sentry's scope with the request id: right after the middleware that binds it.
+MIDDLEWARE.insert(
+    1,
+    "{{ cookiecutter.project_slug }}.monitoring.sentry.SentryContextMiddleware",
+)
 # Whether user e-mail, username and IP address may reach Sentry (a generation answer).
 SENTRY_SEND_DEFAULT_PII = {{ "True" if cookiecutter.sentry_send_default_pii == "y" else "False" }}
 {%- endif %}

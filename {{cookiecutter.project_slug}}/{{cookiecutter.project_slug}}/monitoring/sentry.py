@@ -21,9 +21,10 @@ from typing import Any
 
 import sentry_sdk
 import structlog
+from celery.signals import task_prerun
 from django.conf import settings
-from django.core.exceptions import DisallowedHost, PermissionDenied
-from django.http import Http404
+from django.core.exceptions import DisallowedHost, MiddlewareNotUsed, PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from sentry_sdk.integrations.celery import CeleryIntegration
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
@@ -35,6 +36,9 @@ from .scrubbing import Scrubber
 UNMONITORED_PATH_PREFIXES = ("/health/", "/metrics")
 # Context variables (bound by the request middleware and Celery signals) sent as tags.
 CONTEXT_TAGS = ("request_id", "task_id")
+# Loggers whose ERROR lines repeat what Sentry already has: Django's log of every bad
+# Host header, and the access line of a 5xx (the exception is its own event).
+UNREPORTED_LOGGERS = ("django.security.DisallowedHost", f"{__package__}.access")
 # Header names containing these are never collected (the SDK adds auth, token, key,
 # csrf, session, ... of its own); the last ones are personal data.
 HEADER_DENY_TERMS = ["cookie", "signature"]
@@ -48,9 +52,37 @@ def init_sentry() -> bool:
     if not settings.SENTRY_DSN:
         return False
     sentry_sdk.init(**build_options())
-    # Django logs every bad Host header at ERROR: noise, not a bug of ours.
-    ignore_logger("django.security.DisallowedHost")
+    for name in UNREPORTED_LOGGERS:
+        ignore_logger(name)
+    # After the correlation receivers (connected when config.celery_app is imported).
+    task_prerun.connect(tag_scope_from_context, weak=False)
     return True
+
+
+def tag_scope_from_context(**kwargs: object) -> None:
+    """Tag the current request's or task's scope with the ids bound for its logs.
+
+    Runs once they are bound (SentryContextMiddleware, task_prerun), so the
+    transaction gets them too: it finishes after the ids are unbound again.
+    """
+    bound = structlog.contextvars.get_contextvars()
+    scope = sentry_sdk.get_isolation_scope()
+    for name in CONTEXT_TAGS:
+        if bound.get(name):
+            scope.set_tag(name, str(bound[name]))
+
+
+class SentryContextMiddleware:
+    """Tags each request's scope; goes right after the middleware binding the request id."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        if not sentry_sdk.get_client().is_active():
+            raise MiddlewareNotUsed("Sentry is off (no SENTRY_DSN).")
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        tag_scope_from_context()
+        return self.get_response(request)
 
 
 def build_options() -> dict[str, Any]:
@@ -121,6 +153,7 @@ def before_send(
     url = event.get("request", {}).get("url", "")
     if isinstance(url, str) and is_unmonitored_path(_url_path(url)):
         return None
+    # Scope tags are set by then in requests and tasks; this covers other code paths.
     bound = structlog.contextvars.get_contextvars()
     tags = event.setdefault("tags", {})
     for name in CONTEXT_TAGS:
