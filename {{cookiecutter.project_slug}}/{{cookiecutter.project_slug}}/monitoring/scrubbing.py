@@ -10,6 +10,7 @@ repr of a Django request) whose name is secret.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 FILTERED = "[Filtered]"
@@ -49,13 +50,22 @@ PII_KEYS = frozenset(
 _PAIR_RE = re.compile(r"(?P<name>[A-Za-z0-9_.\-\[\]]+)=(?P<value>[^&;\s'\"<>]*)")
 
 
+_SECRET_RE = re.compile("|".join(map(re.escape, SECRET_KEY_PARTS)))
+
+
 def normalise_key(key: str) -> str:
     return key.lower().replace("-", "_")
 
 
+# Cached: the same header, variable and field names come back in every event.
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    normal = normalise_key(key)
-    return any(part in normal for part in SECRET_KEY_PARTS)
+    return _SECRET_RE.search(normalise_key(key)) is not None
+
+
+@lru_cache(maxsize=4096)
+def is_pii_key(key: str) -> bool:
+    return normalise_key(key) in PII_KEYS
 
 
 class Scrubber:
@@ -65,7 +75,7 @@ class Scrubber:
         self.allow_pii = allow_pii
 
     def is_sensitive(self, key: str) -> bool:
-        return is_secret_key(key) or (not self.allow_pii and normalise_key(key) in PII_KEYS)
+        return is_secret_key(key) or (not self.allow_pii and is_pii_key(key))
 
     def scrub(self, value: Any) -> Any:
         """Return `value` with sensitive parts replaced; dicts and lists are changed in place."""

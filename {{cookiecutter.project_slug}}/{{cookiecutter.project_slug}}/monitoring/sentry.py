@@ -39,6 +39,8 @@ CONTEXT_TAGS = ("request_id", "task_id")
 # Loggers whose ERROR lines repeat what Sentry already has: Django's log of every bad
 # Host header, and the access line of a 5xx (the exception is its own event).
 UNREPORTED_LOGGERS = ("django.security.DisallowedHost", f"{__package__}.access")
+# Event fields the SDK fills with its own data (nothing from requests or users).
+SDK_FIELDS = frozenset({"_meta", "sdk", "modules", "debug_meta", "platform", "timestamp"})
 # Header names containing these are never collected (the SDK adds auth, token, key,
 # csrf, session, ... of its own); the last ones are personal data.
 HEADER_DENY_TERMS = ["cookie", "signature"]
@@ -95,8 +97,8 @@ def build_options() -> dict[str, Any]:
         "environment": settings.ENVIRONMENT,
         "release": settings.RELEASE_VERSION,
         "integrations": [
-            # middleware_spans and cache_spans stay off: they cost throughput on
-            # every traced request for little insight (see BENCHMARKS.md).
+            # Middleware, signal and cache spans stay off: measured as the costliest
+            # options per request, for little insight (BENCHMARKS.md of the template).
             DjangoIntegration(
                 transaction_style="url",
                 middleware_spans=False,
@@ -116,7 +118,7 @@ def build_options() -> dict[str, Any]:
         "profile_lifecycle": "trace",
 {%- endif %}
         "attach_stacktrace": True,
-        # Supersedes send_default_pii (deprecated in recent sentry-sdk releases).
+        # Replaces send_default_pii, deprecated from sentry-sdk 2.72.
         "data_collection": {
             "user_info": allow_pii,
             "cookies": {"mode": "off"},
@@ -164,9 +166,8 @@ def before_send(
         # Identify users by id only: drop rather than mask the personal fields.
         for field in ("email", "username", "ip_address", "name"):
             user.pop(field, None)
-    # The SDK's "_meta" describes earlier trimming; everything else is scrubbed.
     for key, value in event.items():
-        if key != "_meta":
+        if key not in SDK_FIELDS:
             event[key] = scrubber.scrub(value)
     return event
 
