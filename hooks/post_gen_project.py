@@ -42,6 +42,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
 # Folders that may be left empty once option paths are gone.
 PRUNABLE_DIRS = (
     "deploy",
+    "docs",
     "{{ cookiecutter.project_slug }}/monitoring/management/commands",
     "{{ cookiecutter.project_slug }}/monitoring/management",
 )
