@@ -237,7 +237,7 @@ def wsgi_app() -> Callable:
     application = get_wsgi_application()
     settings.ROOT_URLCONF = __name__
 
-    if importlib.util.find_spec("{{ cookiecutter.project_slug }}.monitoring.middleware"):
+    if importlib.util.find_spec(f"{capture.__package__}.middleware"):
         return application
 
     def app(environ: dict, start_response: Callable) -> Any:

@@ -18,9 +18,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from config.celery_app import app as celery_app
-from {{ cookiecutter.project_slug }}.monitoring.scrubbing import FILTERED, Scrubber
-from {{ cookiecutter.project_slug }}.monitoring.sentry import before_send, make_traces_sampler
+from {{ cookiecutter.project_slug }}.monitoring.scrubbing import (
+    FILTERED,
+    Scrubber,
+)
+from {{ cookiecutter.project_slug }}.monitoring.sentry import (
+    before_send,
+    make_traces_sampler,
+)
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
@@ -288,14 +293,15 @@ def sentry_worker(sink, django_db_setup, django_db_blocker) -> Iterator[str]:
             ],
             cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_default_queue = queue
+    conf = process_order.app.conf
+    previous = (conf.task_always_eager, conf.task_default_queue)
+    conf.task_always_eager = False
+    conf.task_default_queue = queue
     try:
         _wait_for_worker(process, queue, log_path)
         yield queue
     finally:
-        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
+        conf.task_always_eager, conf.task_default_queue = previous
         process.terminate()
         process.wait(timeout=15)
         log_path.unlink(missing_ok=True)

@@ -1,7 +1,5 @@
 """Report to Sentry from your own code, with tags, context and the user's id.
 
-    from {{ cookiecutter.project_slug }}.monitoring.capture import capture_exception
-
     try:
         charge(order)
     except PaymentError as error:
