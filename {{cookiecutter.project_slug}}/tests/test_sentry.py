@@ -339,6 +339,57 @@ def test_worker_sends_one_event_per_failed_task(sink, sentry_worker):
     assert len([e for e in sink.events() if exception_types(e)]) == 1
 
 
+BEAT_SCRIPT = """
+import os
+from datetime import timedelta
+
+from config.celery_app import app
+
+app.conf.task_always_eager = False  # test settings run tasks inline; beat must publish
+app.conf.beat_schedule = {
+    "process-order": {
+        "task": "{{ cookiecutter.project_slug }}.orders.tasks.process_order",
+        # Sentry Crons takes whole minutes; a last run 2 minutes ago makes it due now.
+        "schedule": 60.0,
+        "last_run_at": app.now() - timedelta(minutes=2),
+        "args": [int(os.environ["BEAT_ORDER_ID"])],
+        "options": {"queue": os.environ["BEAT_QUEUE"]},
+    }
+}
+app.start(["beat", "-s", os.environ["BEAT_SCHEDULE_FILE"], "--loglevel=WARNING"])
+"""
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_beat_scheduled_tasks_report_cron_check_ins(sink, sentry_worker, tmp_path):
+    sink.clear()
+    order = Order.objects.create(amount="3.00", currency="EUR")
+    env = {
+        **sentry_env(sink),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "BEAT_ORDER_ID": str(order.pk),
+        "BEAT_QUEUE": sentry_worker,
+        "BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"),
+    }
+    beat = subprocess.Popen(
+        [sys.executable, "-c", BEAT_SCRIPT], cwd=PROJECT_DIR, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        done = sink.wait_for("check_in", lambda c: c["status"] == "ok", timeout=30)
+    finally:
+        beat.terminate()
+        output = beat.communicate(timeout=15)[0]
+    assert done, f"no check-in arrived; beat said:\n{output}"
+    assert done[0]["monitor_slug"] == "process-order"
+    assert done[0]["environment"] == "staging"
+    statuses = {c["check_in_id"]: [] for c in sink.of_type("check_in")}
+    for check_in in sink.of_type("check_in"):
+        statuses[check_in["check_in_id"]].append(check_in["status"])
+    assert statuses[done[0]["check_in_id"]] == ["in_progress", "ok"]
+
+
 @needs_request_middleware
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
