@@ -17,6 +17,9 @@ from pathlib import Path
 OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "use_sentry": (
         "{{ cookiecutter.project_slug }}/monitoring/sentry.py",
+        "{{ cookiecutter.project_slug }}/monitoring/scrubbing.py",
+        "{{ cookiecutter.project_slug }}/monitoring/capture.py",
+        "docs/sentry.md",
         "{{ cookiecutter.project_slug }}/monitoring/webhooks.py",
         "{{ cookiecutter.project_slug }}/monitoring/alerts.py",
         "{{ cookiecutter.project_slug }}/monitoring/tasks.py",
@@ -41,6 +44,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
 # Folders that may be left empty once option paths are gone.
 PRUNABLE_DIRS = (
     "deploy",
+    "docs",
     "{{ cookiecutter.project_slug }}/monitoring/management/commands",
     "{{ cookiecutter.project_slug }}/monitoring/management",
 )

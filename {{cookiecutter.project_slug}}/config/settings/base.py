@@ -26,6 +26,19 @@ READ_DOT_ENV_FILE = env.bool(
 if READ_DOT_ENV_FILE and (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
+
+def _env_number(name: str, default: float, low: float, high: float) -> float:
+    """A float from the environment; a value that is not a number in [low, high] is refused."""
+    raw = env.str(name, default=str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise ImproperlyConfigured(f"{name} is {raw!r}; use a number from {low:g} to {high:g}.")
+    return value
+
+
 ENVIRONMENTS = ("development", "staging", "production")
 ENVIRONMENT = env("ENVIRONMENT", default="development")
 if ENVIRONMENT not in ENVIRONMENTS:
@@ -175,19 +188,6 @@ MANAGERS = ADMINS
 # HEALTH CHECKS (docs/health.md)
 # ------------------------------------------------------------------------------
 
-
-def _env_number(name: str, default: float, low: float, high: float) -> float:
-    """A float from the environment; a value that is not a number in [low, high] is refused."""
-    raw = env.str(name, default=str(default))
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:  # NaN fails too
-        raise ImproperlyConfigured(f"{name} is {raw!r}; use a number from {low:g} to {high:g}.")
-    return value
-
-
 # Overall deadline of /health/ and /health/ready/, in seconds.
 HEALTH_CHECK_TIMEOUT = _env_number("HEALTH_CHECK_TIMEOUT", 1.0, 0.1, 30)
 # When set, per-check messages are shown only to "Authorization: Bearer <token>".
@@ -214,6 +214,31 @@ HEALTH_READY_CHECKS = ["database", "cache", "broker"]
 # Checks whose failures (timeouts included) count as warnings, never errors.
 HEALTH_WARNING_ONLY_CHECKS = ["celery_workers"]
 {%- if cookiecutter.use_sentry == "y" %}
+
+# SENTRY (monitoring/sentry.py; no SENTRY_DSN = SDK off, the app works without it)
+# ------------------------------------------------------------------------------
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_TRACES_SAMPLE_RATE = _env_number(
+    "SENTRY_TRACES_SAMPLE_RATE",
+    {{ cookiecutter.sentry_traces_sample_rate | float }},
+    0,
+    1,
+)
+{%- if cookiecutter.use_sentry_profiling == "y" %}
+SENTRY_PROFILES_SAMPLE_RATE = _env_number(
+    "SENTRY_PROFILES_SAMPLE_RATE",
+    {{ cookiecutter.sentry_profiles_sample_rate | float }},
+    0,
+    1,
+)
+{%- endif %}
+# Tags Sentry's scope with the request id: right after the middleware that binds it.
+MIDDLEWARE.insert(
+    1,
+    "{{ cookiecutter.project_slug }}.monitoring.sentry.SentryContextMiddleware",
+)
+# Whether user e-mail, username and IP address may reach Sentry (a generation answer).
+SENTRY_SEND_DEFAULT_PII = {{ "True" if cookiecutter.sentry_send_default_pii == "y" else "False" }}
 
 # ALERTING: Sentry webhooks -> Slack / PagerDuty / e-mail (docs/alerting.md)
 # ------------------------------------------------------------------------------

@@ -9,3 +9,9 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from .health import system_checks  # noqa: F401 - registers the settings check
+{%- if cookiecutter.use_sentry == "y" %}
+        from .sentry import init_sentry
+
+        # Once per process, after settings load and before any request or task runs.
+        init_sentry()
+{%- endif %}

@@ -1,11 +1,14 @@
 """Business logic of the example app, as plain functions (views and tasks call these)."""
 
+import logging
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from .models import Order
+
+logger = logging.getLogger(__name__)
 
 
 def create_order(*, amount: Decimal, currency: str) -> Order:
@@ -22,3 +25,13 @@ def mark_processed(order: Order) -> Order:
     order.processed_at = timezone.now()
     order.save(update_fields=["status", "processed_at"])
     return order
+
+
+def charge_payment(order: Order) -> None:
+    """Placeholder for the call to your payment provider."""
+    logger.info("payment charged", extra={"order_id": order.pk})
+
+
+def send_confirmation(order: Order) -> None:
+    """Placeholder for the customer's confirmation e-mail."""
+    logger.info("confirmation sent", extra={"order_id": order.pk})

@@ -1,0 +1,537 @@
+"""Sentry: what actually reaches an ingest endpoint (a real receiver on loopback).
+
+The app runs under gunicorn and Celery runs a real worker, both with SENTRY_DSN
+pointing at EnvelopeSink; assertions are on the decoded envelopes.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from {{ cookiecutter.project_slug }}.monitoring.scrubbing import (
+    FILTERED,
+    Scrubber,
+)
+from {{ cookiecutter.project_slug }}.monitoring.sentry import (
+    before_send,
+    make_traces_sampler,
+)
+from {{ cookiecutter.project_slug }}.orders.models import Order
+from {{ cookiecutter.project_slug }}.orders.tasks import process_order
+
+from .conftest import PROJECT_DIR, _wait_for_worker, child_database_url, clean_env, run_manage
+from .sentry_stubs import EnvelopeSink
+
+SLUG = "{{ cookiecutter.project_slug }}"
+RELEASE = "test-release-42"
+PII_ALLOWED = {{ "True" if cookiecutter.sentry_send_default_pii == "y" else "False" }}
+SECRETS = {
+    "query": "QS-SECRET-1",
+    "authorization": "HDR-SECRET-2",
+    "cookie": "COOKIE-SECRET-3",
+    "api_key": "KEY-SECRET-4",
+    "csrf": "CSRF-SECRET-5",
+    "password": "BODY-SECRET-6",
+    "nested": "BODY-SECRET-7",
+    "form": "FORM-SECRET-8",
+}
+# The request middleware (monitoring/middleware.py) binds X-Request-ID for logs and Sentry.
+HAS_REQUEST_MIDDLEWARE = importlib.util.find_spec(f"{SLUG}.monitoring.middleware") is not None
+needs_request_middleware = pytest.mark.skipif(
+    not HAS_REQUEST_MIDDLEWARE, reason="needs the request middleware (monitoring/middleware.py)"
+)
+
+
+def sentry_env(sink: EnvelopeSink, **overrides: str) -> dict[str, str]:
+    variables = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "SENTRY_DSN": sink.dsn,
+        "SENTRY_TRACES_SAMPLE_RATE": "1.0",
+{%- if cookiecutter.use_sentry_profiling == "y" %}
+        "SENTRY_PROFILES_SAMPLE_RATE": "1.0",
+{%- endif %}
+        "ENVIRONMENT": "staging",
+        "RELEASE_VERSION": RELEASE,
+    }
+    return clean_env(**{**variables, **overrides})
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[EnvelopeSink]:
+    with EnvelopeSink() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def server(sink: EnvelopeSink) -> Iterator[tuple[str, int]]:
+    """gunicorn serving the project plus tests.sentry_stubs views, on a socket we bound."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    address = listener.getsockname()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}",
+            "--workers", "1", "--graceful-timeout", "2", "tests.sentry_stubs:wsgi_app()",
+        ],
+        cwd=PROJECT_DIR, env=sentry_env(sink), pass_fds=[listener.fileno()],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    listener.close()
+    try:
+        deadline = time.monotonic() + 30
+        while request(address, "/health/live/")[0] != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"gunicorn did not start:\n{process.stdout.read().decode()}")
+            time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def request(
+    address: tuple[str, int],
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(*address, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    except OSError:
+        return 0, b""
+    finally:
+        connection.close()
+
+
+def url_path(payload: dict) -> str:
+    return payload.get("request", {}).get("url", "").split("://", 1)[-1].partition("/")[2]
+
+
+def settle(sink: EnvelopeSink, address: tuple[str, int], marker: str) -> None:
+    """Wait until everything sent before a marker request has arrived.
+
+    The SDK sends in order from one queue, so once the marker's transaction is in,
+    so are the events and transactions of every earlier request.
+    """
+    assert request(address, f"/stub/ok/?marker={marker}")[0] == 200
+    found = sink.wait_for("transaction", lambda t: marker in t["request"].get("query_string", ""))
+    assert found, "the marker transaction never arrived"
+
+
+def exception_types(event: dict) -> list[str]:
+    return [value["type"] for value in event.get("exception", {}).get("values", [])]
+
+
+# --- What arrives from the web process -----------------------------------------------
+
+
+def test_error_event_has_environment_release_and_no_secrets(sink, server):
+    sink.clear()
+    headers = {
+        "Authorization": f"Bearer {SECRETS['authorization']}",
+        "Cookie": f"sessionid={SECRETS['cookie']}; csrftoken={SECRETS['cookie']}",
+        "X-Api-Key": SECRETS["api_key"],
+        "X-CSRFToken": SECRETS["csrf"],
+        "Content-Type": "application/json",
+    }
+    body = {
+        "password": SECRETS["password"],
+        "items": [{"sku": "A-1", "refresh_token": SECRETS["nested"]}],
+        "email": "ada@example.com",
+    }
+    status, _ = request(
+        server, f"/stub/boom/?page=2&token={SECRETS['query']}", method="POST",
+        headers=headers, body=json.dumps(body).encode(),
+    )  # fmt: skip
+    assert status == 500
+    form = f"name=ada&password={SECRETS['form']}".encode()
+    form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _ = request(server, "/stub/boom/", method="POST", headers=form_headers, body=form)
+    assert status == 500
+    settle(sink, server, "secrets")
+
+    events = [e for e in sink.events() if url_path(e) == "stub/boom/"]
+    assert len(events) == 2, [exception_types(e) for e in sink.events()]
+    json_event, form_event = events
+    assert json_event["environment"] == "staging"
+    assert json_event["release"] == RELEASE
+    assert exception_types(json_event) == ["RuntimeError"]
+    # Collected, with the secrets masked rather than the data dropped.
+    assert "page=2" in json_event["request"]["query_string"]
+    assert json_event["request"]["data"]["items"][0]["sku"] == "A-1"
+    assert form_event["request"]["data"]["name"] == "ada"
+    raw = sink.raw().decode()
+    leaked = [name for name, secret in SECRETS.items() if secret in raw]
+    assert leaked == []
+    if not PII_ALLOWED:
+        assert "ada@example.com" not in raw
+
+
+def test_unhandled_error_logged_and_raised_is_one_event(sink, server):
+    sink.clear()
+    assert request(server, "/stub/logged-boom/")[0] == 500
+    settle(sink, server, "logged")
+    events = [e for e in sink.events() if url_path(e) == "stub/logged-boom/"]
+    assert [exception_types(e) for e in events] == [["ValueError"]]
+
+
+def test_each_error_is_one_event(sink, server):
+    sink.clear()
+    for _ in range(3):
+        assert request(server, "/stub/boom/")[0] == 500
+    settle(sink, server, "three")
+    assert len([e for e in sink.events() if url_path(e) == "stub/boom/"]) == 3
+
+
+def test_x_request_id_is_a_tag_on_the_event_and_the_transaction(sink, server):
+    sink.clear()
+    assert request(server, "/stub/boom/", headers={"X-Request-ID": "e2e-rid-456"})[0] == 500
+    settle(sink, server, "header")
+    (event,) = [e for e in sink.events() if url_path(e) == "stub/boom/"]
+    assert event["tags"]["request_id"] == "e2e-rid-456"
+    (transaction,) = [t for t in sink.transactions() if url_path(t) == "stub/boom/"]
+    assert transaction["tags"]["request_id"] == "e2e-rid-456"
+    # The next request has an id of its own, never the previous one.
+    (marker,) = [t for t in sink.transactions() if url_path(t) == "stub/ok/"]
+    assert marker.get("tags", {}).get("request_id") != "e2e-rid-456"
+
+
+def test_user_is_identified_by_id_only(sink, server):
+    sink.clear()
+    assert request(server, "/stub/user-boom/?email=ada@example.com")[0] == 500
+    settle(sink, server, "user")
+    (event,) = [e for e in sink.events() if url_path(e) == "stub/user-boom/"]
+    assert event["user"]["id"] == "42"
+    if PII_ALLOWED:
+        assert event["user"]["email"] == "ada@example.com"
+    else:
+        assert set(event["user"]) == {"id"}
+        assert "ada@example.com" not in sink.raw().decode()
+
+
+def test_capture_helpers_send_tags_context_user_and_breadcrumbs(sink, server):
+    sink.clear()
+    assert request(server, "/stub/helpers/")[0] == 200
+    settle(sink, server, "helpers")
+    (message,) = [e for e in sink.events() if e.get("message") == "helper message"]
+    assert message["level"] == "warning"
+    assert message["tags"]["feature"] == "payment"
+    assert message["contexts"]["order"] == {"id": 7, "api_key": FILTERED}
+    assert message["user"]["id"] == "42"
+    if not PII_ALLOWED:
+        assert message["user"] == {"id": "42"}
+    assert "cart loaded" in [crumb["message"] for crumb in message["breadcrumbs"]["values"]]
+    (error,) = [e for e in sink.events() if exception_types(e) == ["LookupError"]]
+    # Each helper call has its own scope: the first call's tags and user do not leak.
+    assert error["tags"]["feature"] == "refund"
+    assert "user" not in error or "id" not in error["user"]
+
+
+def test_ignored_errors_and_bad_hosts_send_nothing(sink, server):
+    sink.clear()
+    assert request(server, "/stub/forbidden/")[0] == 403
+    assert request(server, "/stub/missing/")[0] == 404
+    assert request(server, "/stub/ok/", headers={"Host": "evil.example"})[0] == 400
+    settle(sink, server, "ignored")
+    assert sink.events() == []
+
+
+def test_health_requests_send_no_transactions(sink, server):
+    sink.clear()
+    for path in ("/health/live/", "/health/live/?verbose=1", "/health/"):
+        request(server, path)
+    settle(sink, server, "health")
+    names = [t["transaction"] for t in sink.transactions()]
+    assert names == ["/stub/ok/"]
+{%- if cookiecutter.use_sentry_profiling == "y" %}
+
+
+def test_traced_requests_are_profiled(sink, server):
+    sink.clear()
+    assert request(server, "/stub/ok/")[0] == 200
+    chunks = sink.wait_for("profile_chunk", timeout=20)
+    assert chunks, "no profile chunk arrived"
+    assert chunks[0]["release"] == RELEASE
+{%- endif %}
+
+
+# --- What arrives from a Celery worker ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sentry_worker(sink, django_db_setup, django_db_blocker) -> Iterator[str]:
+    """A real worker with SENTRY_DSN set, on a queue of its own."""
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs REDIS_URL")
+    queue = f"sentry-{os.getpid()}"
+    env = {
+        **sentry_env(sink),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "DATABASE_URL": child_database_url(),
+    }
+    log_path = PROJECT_DIR / f".pytest-worker-{queue}.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config.celery_app", "worker",
+                "--pool=solo", "-Q", queue, "--hostname", f"{queue}@%h",
+                "--without-mingle", "--without-gossip",
+            ],
+            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    conf = process_order.app.conf
+    previous = (conf.task_always_eager, conf.task_default_queue)
+    conf.task_always_eager = False
+    conf.task_default_queue = queue
+    try:
+        _wait_for_worker(process, queue, log_path)
+        yield queue
+    finally:
+        conf.task_always_eager, conf.task_default_queue = previous
+        process.terminate()
+        process.wait(timeout=15)
+        log_path.unlink(missing_ok=True)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_worker_sends_the_task_transaction_with_its_spans(sink, sentry_worker):
+    sink.clear()
+    order = Order.objects.create(amount="12.50", currency="EUR")
+    assert process_order.delay(order.pk).get(timeout=30) == Order.Status.PROCESSED
+    task_name = f"{SLUG}.orders.tasks.process_order"
+    (transaction,) = sink.wait_for("transaction", lambda t: t["transaction"] == task_name)
+    assert transaction["environment"] == "staging"
+    assert transaction["release"] == RELEASE
+    assert transaction["tags"]["order_id"] == str(order.pk)
+    spans = {span["description"]: span for span in transaction["spans"]}
+    assert spans["Fetch order"]["op"] == "db.query"
+    assert spans["Charge payment"]["data"]["amount"] == "12.50"
+    assert spans["Send confirmation"]["op"] == "email"
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_worker_sends_one_event_per_failed_task(sink, sentry_worker):
+    sink.clear()
+    result = process_order.delay(987654321)
+    with pytest.raises(Order.DoesNotExist):
+        result.get(timeout=30)
+    events = sink.wait_for("event", lambda e: e.get("tags", {}).get("celery_task_id") == result.id)
+    assert [exception_types(e)[-1] for e in events] == ["Order.DoesNotExist"]
+    assert events[0]["environment"] == "staging"
+    # The task's transaction comes after its error: once it is in, nothing else is due.
+    assert sink.wait_for("transaction", lambda t: t["contexts"]["trace"].get("status") != "ok")
+    assert len([e for e in sink.events() if exception_types(e)]) == 1
+
+
+BEAT_SCRIPT = """
+import os
+from datetime import timedelta
+
+from config.celery_app import app
+
+app.conf.task_always_eager = False  # test settings run tasks inline; beat must publish
+app.conf.beat_schedule = {
+    "process-order": {
+        "task": "{{ cookiecutter.project_slug }}.orders.tasks.process_order",
+        # Sentry Crons takes whole minutes; a last run 2 minutes ago makes it due now.
+        "schedule": 60.0,
+        "last_run_at": app.now() - timedelta(minutes=2),
+        "args": [int(os.environ["BEAT_ORDER_ID"])],
+        "options": {"queue": os.environ["BEAT_QUEUE"]},
+    }
+}
+app.start(["beat", "-s", os.environ["BEAT_SCHEDULE_FILE"], "--loglevel=WARNING"])
+"""
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_beat_scheduled_tasks_report_cron_check_ins(sink, sentry_worker, tmp_path):
+    sink.clear()
+    order = Order.objects.create(amount="3.00", currency="EUR")
+    env = {
+        **sentry_env(sink),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "BEAT_ORDER_ID": str(order.pk),
+        "BEAT_QUEUE": sentry_worker,
+        "BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"),
+    }
+    beat = subprocess.Popen(
+        [sys.executable, "-c", BEAT_SCRIPT], cwd=PROJECT_DIR, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        done = sink.wait_for("check_in", lambda c: c["status"] == "ok", timeout=30)
+    finally:
+        beat.terminate()
+        output = beat.communicate(timeout=15)[0]
+    assert done, f"no check-in arrived; beat said:\n{output}"
+    assert done[0]["monitor_slug"] == "process-order"
+    assert done[0]["environment"] == "staging"
+    statuses = {c["check_in_id"]: [] for c in sink.of_type("check_in")}
+    for check_in in sink.of_type("check_in"):
+        statuses[check_in["check_in_id"]].append(check_in["status"])
+    assert statuses[done[0]["check_in_id"]] == ["in_progress", "ok"]
+
+
+@needs_request_middleware
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_task_events_carry_the_request_and_task_ids(sink, sentry_worker, client):
+    sink.clear()
+    response = client.post(
+        "/orders/", data={"amount": "1.00"}, content_type="application/json",
+        headers={"X-Request-ID": "task-rid-789"},
+    )  # fmt: skip
+    assert response.status_code == 201
+    task_name = f"{SLUG}.orders.tasks.process_order"
+    (transaction,) = sink.wait_for("transaction", lambda t: t["transaction"] == task_name)
+    assert transaction["tags"]["request_id"] == "task-rid-789"
+    assert transaction["tags"]["task_id"]
+
+
+# --- Process set-up, checked in fresh interpreters -------------------------------------
+
+DEPRECATION_SCRIPT = """
+import django
+django.setup()
+import sentry_sdk
+from django.core.management import call_command
+from django.test import Client
+from {{ cookiecutter.project_slug }}.orders.models import Order
+
+assert sentry_sdk.get_client().is_active()
+call_command("migrate", verbosity=0)
+body = '{"amount": "3.50"}'
+response = Client().post("/orders/", data=body, content_type="application/json")
+assert response.status_code == 201, response.content
+assert Order.objects.get().status == "processed"
+sentry_sdk.flush(timeout=5)
+print("done")
+"""
+
+
+def test_no_deprecated_sentry_api_in_a_request_and_a_task(sink):
+    sink.clear()
+    result = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", DEPRECATION_SCRIPT],
+        cwd=PROJECT_DIR,
+        env=sentry_env(sink, DATABASE_URL="sqlite://:memory:", DJANGO_ALLOWED_HOSTS="testserver"),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "done"
+    # The eager task ran inside the request and still got its transaction.
+    task_name = f"{SLUG}.orders.tasks.process_order"
+    assert task_name in [t["transaction"] for t in sink.transactions()]
+
+
+def test_no_deprecated_sentry_api_in_the_source():
+    deprecated = ("push_scope", "configure_scope", "Hub(", "Hub.current", "send_default_pii=")
+    sources = [*(PROJECT_DIR / SLUG).rglob("*.py"), *(PROJECT_DIR / "config").rglob("*.py")]
+    found = [
+        f"{path.relative_to(PROJECT_DIR)}: {name}"
+        for path in sources
+        for name in deprecated
+        if name in path.read_text()
+    ]
+    assert found == []
+
+
+INIT_SCRIPT = """
+import django
+django.setup()
+import sentry_sdk
+from config.celery_app import init_sentry_for_celery
+from {{ cookiecutter.project_slug }}.monitoring.sentry import init_sentry
+
+first = sentry_sdk.get_client()
+init_sentry_for_celery()
+again = sentry_sdk.get_client()
+print(first.is_active(), init_sentry(), again.is_active() and again is first)
+"""
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"), [("", "False False False"), ("SINK", "True True True")]
+)
+def test_sentry_starts_once_per_process_and_only_with_a_dsn(sink, dsn, expected):
+    env = sentry_env(sink, SENTRY_DSN=sink.dsn if dsn else "")
+    result = subprocess.run(
+        [sys.executable, "-c", INIT_SCRIPT],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected.split()
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "-0.1", "nan"])
+def test_bad_sample_rate_is_refused_with_its_name(value):
+    result = run_manage("check", env=clean_env(SENTRY_TRACES_SAMPLE_RATE=value))
+    assert result.returncode != 0
+    assert f"SENTRY_TRACES_SAMPLE_RATE is '{value}'; use a number from 0 to 1." in result.stderr
+
+
+# --- Filters, unit by unit ----------------------------------------------------------
+
+
+def test_scrubber_masks_secret_keys_everywhere():
+    data = {
+        "headers": {"Authorization": "Bearer a", "X-Api-Key": "b", "Accept": "json"},
+        "env": {"HTTP_COOKIE": "c", "QUERY_STRING": "page=1&access_token=d"},
+        "list": [{"new_password": "e"}, ["Set-Cookie", "f"], ("X-CSRFToken", "g")],
+        "text": "<WSGIRequest: GET '/x/?page=1&api_key=h'>",
+        "plain": "page=1",
+        "email": "ada@example.com",
+    }
+    scrubbed = Scrubber(allow_pii=False).scrub(data)
+    assert scrubbed == {
+        "headers": {"Authorization": FILTERED, "X-Api-Key": FILTERED, "Accept": "json"},
+        "env": {"HTTP_COOKIE": FILTERED, "QUERY_STRING": f"page=1&access_token={FILTERED}"},
+        "list": [{"new_password": FILTERED}, ["Set-Cookie", FILTERED], ("X-CSRFToken", FILTERED)],
+        "text": f"<WSGIRequest: GET '/x/?page=1&api_key={FILTERED}'>",
+        "plain": "page=1",
+        "email": FILTERED,
+    }
+    assert Scrubber(allow_pii=True).scrub({"email": "ada@example.com"}) == {
+        "email": "ada@example.com"
+    }
+
+
+def test_before_send_drops_probe_errors_and_keeps_the_rest():
+    scrubber = Scrubber(allow_pii=False)
+    for url in ("http://h/health/", "http://h/health/ready/?x=1", "http://h/metrics"):
+        assert before_send({"request": {"url": url}}, {}, scrubber=scrubber) is None
+    event = {"request": {"url": "http://h/orders/"}, "user": {"id": "1", "email": "a@b.c"}}
+    assert before_send(event, {}, scrubber=scrubber) == {
+        "request": {"url": "http://h/orders/"},
+        "user": {"id": "1"},
+        "tags": {},
+    }
+
+
+def test_traces_sampler_never_traces_probes_and_follows_the_parent():
+    sampler = make_traces_sampler(0.25)
+    web = lambda path: {"wsgi_environ": {"PATH_INFO": path}}  # noqa: E731
+    assert sampler(web("/health/live/")) == 0.0
+    assert sampler({**web("/metrics"), "parent_sampled": True}) == 0.0
+    assert sampler(web("/orders/")) == 0.25
+    assert sampler({**web("/orders/"), "parent_sampled": True}) == 1.0
+    assert sampler({"parent_sampled": False}) == 0.0
+    assert sampler({}) == 0.25
