@@ -4,6 +4,9 @@ import os
 
 from celery import Celery
 
+# Connects the logging/correlation signal receivers in every process using the app.
+import {{ cookiecutter.project_slug }}.monitoring.correlation  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("{{ cookiecutter.project_slug }}")

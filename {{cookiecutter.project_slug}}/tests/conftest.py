@@ -6,6 +6,9 @@ them) and the embedded defaults (SQLite, local memory, eager Celery) otherwise.
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import pytest
 from django.conf import settings
 
 from config.celery_app import app as celery_app
+from {{ cookiecutter.project_slug }}.monitoring.logs import make_formatter
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
@@ -78,7 +82,7 @@ def celery_worker(
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": child_database_url(),
     }
-    log_path = PROJECT_DIR / f".pytest-worker-{worker_queue}.log"
+    log_path = worker_log_path(worker_queue)
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
@@ -104,6 +108,16 @@ def celery_worker(
         log_path.unlink(missing_ok=True)
 
 
+def worker_log_path(queue: str) -> Path:
+    return PROJECT_DIR / f".pytest-worker-{queue}.log"
+
+
+@pytest.fixture
+def celery_worker_log(celery_worker: subprocess.Popen, worker_queue: str) -> Path:
+    """The real worker's stdout and stderr, for tests reading its log lines."""
+    return worker_log_path(worker_queue)
+
+
 def _wait_for_worker(process: subprocess.Popen, queue: str, log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -114,3 +128,49 @@ def _wait_for_worker(process: subprocess.Popen, queue: str, log_path: Path) -> N
             return
     process.kill()
     pytest.fail(f"celery worker did not answer within 60 s:\n{log_path.read_text()}")
+
+
+# --- Log capture (monitoring/logs.py) -------------------------------------------
+
+
+class LogCapture:
+    """Lines rendered by the project's JSON formatter while the fixture is active."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def records(self) -> list[dict]:
+        return parse_json_lines(self.text)
+
+
+def parse_json_lines(text: str) -> list[dict]:
+    """Every non-empty line of *text* as a JSON object (fails on any other line)."""
+    records = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            pytest.fail(f"log line is not JSON: {line!r}")
+        assert isinstance(record, dict), line
+        records.append(record)
+    return records
+
+
+@pytest.fixture
+def log_capture() -> Iterator[LogCapture]:
+    """Root-logger output through the project's JSON formatter, in memory."""
+    capture = LogCapture()
+    handler = logging.StreamHandler(capture.stream)
+    handler.setFormatter(make_formatter("json", settings.ENVIRONMENT, settings.RELEASE_VERSION))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(handler)

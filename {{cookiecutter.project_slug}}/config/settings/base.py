@@ -12,6 +12,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from {{ cookiecutter.project_slug }} import __version__
+from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
@@ -97,6 +98,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: request id, timing and the access line cover everything below it.
+    "{{ cookiecutter.project_slug }}.monitoring.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,3 +166,23 @@ ADMINS = [
     ),
 ]
 MANAGERS = ADMINS
+
+# LOGGING and request correlation (monitoring/logs.py, monitoring/middleware.py)
+# ------------------------------------------------------------------------------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+# json: one JSON object per line (production); console: readable lines (local default).
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+# Optional rotating file, always JSON, besides stdout.
+LOG_FILE = env("LOG_FILE", default="")
+LOGGING_CONFIG = "{{ cookiecutter.project_slug }}.monitoring.logs.configure_logging"
+LOGGING = build_logging(
+    level=LOG_LEVEL,
+    log_format=LOG_FORMAT,
+    log_file=LOG_FILE,
+    environment=ENVIRONMENT,
+    release=RELEASE_VERSION,
+)
+# Access lines of slower requests are warnings.
+SLOW_REQUEST_THRESHOLD_MS = env("SLOW_REQUEST_THRESHOLD_MS", default="1000")
+# Proxies in front of the app whose X-Forwarded-For entries are trusted for the client IP.
+TRUSTED_PROXY_COUNT = env("TRUSTED_PROXY_COUNT", default="0")
