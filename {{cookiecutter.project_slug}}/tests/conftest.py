@@ -81,6 +81,8 @@ def celery_worker(
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": child_database_url(),
+        # Tasks published by tasks go through the broker, as in production.
+        "CELERY_TASK_ALWAYS_EAGER": "false",
     }
     log_path = worker_log_path(worker_queue)
     with open(log_path, "w") as log:

@@ -12,6 +12,7 @@ STORAGES = {
 }
 # Serve static files from the apps, as DEBUG does; tests don't run collectstatic.
 WHITENOISE_AUTOREFRESH = True
-# Tests that need a real worker switch this off for themselves.
-CELERY_TASK_ALWAYS_EAGER = True
+# Tests that need a real worker switch this off for themselves; the worker process
+# itself runs with it off (tests/conftest.py), so tasks it publishes are queued.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
