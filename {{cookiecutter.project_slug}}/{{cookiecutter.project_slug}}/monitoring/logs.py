@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,18 +54,14 @@ TRUSTED_FIELDS = frozenset(
         "slow",
     }
 )
-# Written right after the contract's fixed fields, when bound.
-CORRELATION_FIELDS = ("request_id", "task_id", "task_name")
 # Attributes every LogRecord has; anything else on a record came in `extra=`.
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _FORMATTER_META = ("_record", "_from_structlog")
+# python-json-logger's encoder (datetimes, exceptions, enums, dataclasses, bytes,
+# anything else as str), built once rather than once per line.
 _ENCODER = JsonEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def _dumps(event: dict[str, Any], **_: Any) -> str:
-    # One encoder built once (python-json-logger's: datetimes, exceptions, enums,
-    # dataclasses, bytes...) instead of a new one per line.
-    return _ENCODER.encode(event)
+_format_exc_info = structlog.processors.format_exc_info
+_render_stack_info = structlog.processors.StackInfoRenderer()
 
 
 def add_record_fields(logger: WrappedLogger, method_name: str, event: EventDict) -> EventDict:
@@ -86,35 +83,43 @@ def add_record_fields(logger: WrappedLogger, method_name: str, event: EventDict)
     return event
 
 
-class JsonShape:
-    """Final JSON shape: contract fields first, the rest after, all redacted."""
+class JsonLine:
+    """The whole JSON rendering, in one pass (it runs for every line).
+
+    Contract fields first (timestamp and level from the record), then the
+    request/task ids bound in context variables, then everything else with
+    secrets and e-mail addresses removed; one JSON object, one line.
+    """
 
     def __init__(self, environment: str, release: str) -> None:
         self.environment = environment
         self.release = release
 
-    def __call__(self, logger: WrappedLogger, method_name: str, event: EventDict) -> EventDict:
-        shaped: dict[str, Any] = {
-            "timestamp": event.pop("timestamp", None),
-            "level": event.pop("level", None),
-            "logger": event.pop("logger", None),
+    def __call__(self, logger: WrappedLogger, method_name: str, event: EventDict) -> str:
+        record: logging.LogRecord = event.pop("_record")
+        event.pop("_from_structlog", None)
+        if "exc_info" in event:
+            event = _format_exc_info(logger, method_name, event)
+        if "stack_info" in event:
+            event = _render_stack_info(logger, method_name, event)
+        timestamp = datetime.fromtimestamp(record.created, UTC).isoformat()
+        line: dict[str, Any] = {
+            "timestamp": timestamp.replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
             "message": redact(event.pop("event", "")),
             "environment": self.environment,
             "release": self.release,
         }
-        for key in CORRELATION_FIELDS:
-            if key in event:
-                shaped[key] = event.pop(key)
-        for key in _FORMATTER_META:
-            event.pop(key, None)
+        merge_contextvars(logger, method_name, line)
         for key, value in event.items():
             if key in TRUSTED_FIELDS:
-                shaped[key] = value
+                line[key] = value
             elif is_secret_key(key):
-                shaped[key] = FILTERED
+                line[key] = FILTERED
             else:
-                shaped[key] = redact(value)
-        return shaped
+                line[key] = redact(value)
+        return _ENCODER.encode(line)
 
 
 def redact_console(logger: WrappedLogger, method_name: str, event: EventDict) -> EventDict:
@@ -132,22 +137,20 @@ def redact_console(logger: WrappedLogger, method_name: str, event: EventDict) ->
 
 def make_formatter(log_format: str, environment: str, release: str) -> ProcessorFormatter:
     """The formatter of every handler (dictConfig factory, see build_logging)."""
-    common: list[Processor] = [
-        merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-        structlog.processors.StackInfoRenderer(),
-    ]
+    processors: list[Processor]
     if log_format == "json":
-        final: list[Processor] = [
-            structlog.processors.format_exc_info,
-            JsonShape(environment, release),
-            structlog.processors.JSONRenderer(serializer=_dumps),
-        ]
+        processors = [JsonLine(environment, release)]
     else:
-        final = [redact_console, structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())]
-    return ProcessorFormatter(processors=common + final, foreign_pre_chain=[add_record_fields])
+        processors = [
+            merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+            _render_stack_info,
+            redact_console,
+            structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty()),
+        ]
+    return ProcessorFormatter(processors=processors, foreign_pre_chain=[add_record_fields])
 
 
 class UnhandledErrorsOnly(logging.Filter):
@@ -231,15 +234,15 @@ def build_logging(
 
 
 def configure_structlog() -> None:
-    """structlog loggers hand their event dict to the standard library's handlers."""
+    """structlog loggers hand their event dict to the standard library's handlers.
+
+    All processing happens once, in the handlers' formatter; the standard
+    library's loggers filter by level (LOGGING), so the bound logger doesn't.
+    """
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            ProcessorFormatter.wrap_for_formatter,
-        ],
+        processors=[ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),
         cache_logger_on_first_use=True,
     )
 
@@ -250,3 +253,7 @@ def configure_logging(config: dict[str, Any]) -> None:
     logging.config.dictConfig(config)
     # Python warnings become log records too, instead of raw lines on stderr.
     logging.captureWarnings(True)
+    # Record attributes nothing here renders, each computed for every record (the
+    # logging HOWTO's "Optimization" section): caller frame, thread, process.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
