@@ -135,6 +135,26 @@ def redact_console(logger: WrappedLogger, method_name: str, event: EventDict) ->
     }
 
 
+class StructuredFormatter(ProcessorFormatter):
+    """structlog's ProcessorFormatter, without a LogRecord copy per structlog event.
+
+    ProcessorFormatter copies each record so that other handlers see it
+    unchanged. For events from structlog loggers, copying the event dict leaves
+    the record untouched just as well, and the access line of every request is
+    one of them: it skips that copy and the base Formatter pass.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        method_name = record.__dict__.get("_name")
+        if method_name is None or not isinstance(record.msg, dict):
+            return super().format(record)
+        event: Any = {**record.msg, "_record": record, "_from_structlog": True}
+        logger = record.__dict__["_logger"]
+        for processor in self.processors:
+            event = processor(logger, method_name, event)
+        return event
+
+
 def make_formatter(log_format: str, environment: str, release: str) -> ProcessorFormatter:
     """The formatter of every handler (dictConfig factory, see build_logging)."""
     processors: list[Processor]
@@ -150,7 +170,7 @@ def make_formatter(log_format: str, environment: str, release: str) -> Processor
             redact_console,
             structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty()),
         ]
-    return ProcessorFormatter(processors=processors, foreign_pre_chain=[add_record_fields])
+    return StructuredFormatter(processors=processors, foreign_pre_chain=[add_record_fields])
 
 
 class UnhandledErrorsOnly(logging.Filter):
