@@ -3,7 +3,7 @@
 They live in structlog's context variables, so every log line written while
 handling a request or running a task carries them, whoever writes it
 (structlog or plain `logging`). The middleware and the Celery signal receivers
-bind them; anything else (Sentry tags, outgoing calls) reads them from here.
+bind them; anything else (error reports, outgoing calls) reads them from here.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ class RequestContextMiddleware:
 
     - `X-Request-ID` from the client is kept when it matches the contract's
       pattern, otherwise replaced by a new uuid4 hex; it is bound in structlog's
-      context variables for every log line (and Sentry tag) of the request and
+      context variables for every log line (and error report) of the request and
       sent back with `X-Request-Duration` (milliseconds).
     - One access line per request: info below 400, warning below 500, error
       above; a request slower than SLOW_REQUEST_THRESHOLD_MS is a warning with

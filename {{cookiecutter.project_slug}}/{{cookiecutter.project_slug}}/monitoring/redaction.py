@@ -44,7 +44,7 @@ _URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^/\s@]+@")
 
 @lru_cache(maxsize=1024)
 def is_secret_key(key: str) -> bool:
-    """True for keys such as `password`, `HTTP_AUTHORIZATION`, `X-Api-Key`, `sentry_dsn`."""
+    """True for keys such as `password`, `HTTP_AUTHORIZATION`, `X-Api-Key`, `database_dsn`."""
     lowered = key.lower()
     return any(part in lowered for part in SECRET_KEY_PARTS)
 
