@@ -8,7 +8,8 @@ URLconf into the render, and starts one gunicorn per variant on 127.0.0.1 (one
 sync worker each, pinned to CPU 0 when taskset exists). `wrk` (Debian package
 `wrk`) loads them in interleaved rounds from the other CPU, so drift on the
 machine hits every variant alike. Each server writes its log lines (one JSON
-access line per request where the variant has one) to a file, counted at the end.
+access line per request where the variant has one) to a file, counted at the
+end, or to /dev/null with --devnull.
 
 Variants (BENCH_VARIANT in the bench settings):
   bare              Django's own middleware only, nothing of ours
@@ -151,12 +152,13 @@ def venv_for_bench(project: Path) -> Path:
 
 def start_server(variant: str, project: Path, venv: Path, env: dict, logs: Path) -> Server:
     log_path = logs / f"{variant}.log"
+    port = free_port()
     command = [
         str(venv / "bin" / "python"), "-m", "gunicorn", "-c", "gunicorn.conf.py",
-        "--bind", "127.0.0.1:0", "--workers", "1", "--worker-class", "sync",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "sync",
         "--no-control-socket", "config.wsgi",
     ]  # fmt: skip
-    with open(log_path, "w") as log:
+    with open(log_path, "w") if logs.name != "devnull" else open(os.devnull, "w") as log:
         process = subprocess.Popen(
             pinned(0, command),
             cwd=project,
@@ -164,18 +166,26 @@ def start_server(variant: str, project: Path, venv: Path, env: dict, logs: Path)
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{variant}: gunicorn exited\n{log_path.read_text()}")
-        text = log_path.read_text()
-        port = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", text)
-        worker = re.search(r"Booting worker with pid: (\d+)", text)
-        if port and worker:
-            return Server(variant, process, int(port.group(1)), log_path, int(worker.group(1)))
+            raise SystemExit(f"{variant}: gunicorn exited (see {log_path})")
+        workers = children.read_text().split() if children.exists() else []
+        if workers and answers(port):
+            return Server(variant, process, port, log_path, int(workers[0]))
         time.sleep(0.1)
     process.kill()
-    raise SystemExit(f"{variant}: gunicorn did not listen within 30 s")
+    raise SystemExit(f"{variant}: gunicorn did not answer within 30 s")
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(f"GET {BENCH_PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            return sock.recv(12).startswith(b"HTTP/1.")
+    except OSError:
+        return False
 
 
 def cpu_ns(pid: int) -> int:
@@ -207,7 +217,9 @@ def run_wrk(server: Server, seconds: int, connections: int) -> tuple[float, int,
     return rate, requests, errors
 
 
-def access_lines(log_path: Path) -> int:
+def access_lines(log_path: Path) -> int | str:
+    if not log_path.exists():
+        return "n/a"
     count = 0
     for line in log_path.read_text().splitlines():
         try:
@@ -248,7 +260,8 @@ def report(servers: list[Server], args: argparse.Namespace, skipped: str) -> str
     notes = [
         "",
         f"Run {when}: {args.rounds} interleaved rounds of {args.duration} s per variant, "
-        f"wrk -t1 -c{args.connections}, gunicorn 1 sync worker, {os.cpu_count()} CPUs.",
+        f"wrk -t1 -c{args.connections}, gunicorn 1 sync worker, {os.cpu_count()} CPUs, "
+        f"server logs to {'/dev/null' if args.devnull else 'a file'}.",
         f"Errors (connect/timeout/non-2xx): {sum(s.errors for s in servers)}.",
     ]
     if skipped:
@@ -269,6 +282,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--write", type=Path, help="update the results block of this file")
     parser.add_argument("--keep", action="store_true", help="keep the render and server logs")
+    parser.add_argument(
+        "--devnull", action="store_true", help="servers log to /dev/null instead of files"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -306,7 +322,8 @@ def main() -> int:
     servers: list[Server] = []
     try:
         for variant in variants:
-            servers.append(start_server(variant, project, venv, env, workdir))
+            logs = workdir / "devnull" if args.devnull else workdir
+            servers.append(start_server(variant, project, venv, env, logs))
         for server in servers:  # warm-up: imports, first requests, CPU caches
             server.requests += run_wrk(server, 2, args.connections)[1]
         for round_number in range(args.rounds):
