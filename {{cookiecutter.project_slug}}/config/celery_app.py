@@ -7,6 +7,9 @@ from celery import Celery
 from celery.signals import beat_init, celeryd_init
 {%- endif %}
 
+# Connects the logging/correlation signal receivers in every process using the app.
+import {{ cookiecutter.project_slug }}.monitoring.correlation  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("{{ cookiecutter.project_slug }}")

@@ -6,6 +6,9 @@ them) and the embedded defaults (SQLite, local memory, eager Celery) otherwise.
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -18,6 +21,7 @@ import pytest
 from django.conf import settings
 
 from config.celery_app import app as celery_app
+from {{ cookiecutter.project_slug }}.monitoring.logs import make_formatter
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
@@ -125,6 +129,12 @@ def running_celery_worker(
         log_path.unlink(missing_ok=True)
 
 
+@pytest.fixture
+def celery_worker_log(celery_worker: subprocess.Popen, worker_queue: str) -> Path:
+    """The real worker's stdout and stderr, for tests reading its log lines."""
+    return worker_log_path(worker_queue)
+
+
 def _wait_for_worker(process: subprocess.Popen, queue: str, log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -135,3 +145,49 @@ def _wait_for_worker(process: subprocess.Popen, queue: str, log_path: Path) -> N
             return
     process.kill()
     pytest.fail(f"celery worker did not answer within 60 s:\n{log_path.read_text()}")
+
+
+# --- Log capture (monitoring/logs.py) -------------------------------------------
+
+
+class LogCapture:
+    """Lines rendered by the project's JSON formatter while the fixture is active."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def records(self) -> list[dict]:
+        return parse_json_lines(self.text)
+
+
+def parse_json_lines(text: str) -> list[dict]:
+    """Every non-empty line of *text* as a JSON object (fails on any other line)."""
+    records = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            pytest.fail(f"log line is not JSON: {line!r}")
+        assert isinstance(record, dict), line
+        records.append(record)
+    return records
+
+
+@pytest.fixture
+def log_capture() -> Iterator[LogCapture]:
+    """Root-logger output through the project's JSON formatter, in memory."""
+    capture = LogCapture()
+    handler = logging.StreamHandler(capture.stream)
+    handler.setFormatter(make_formatter("json", settings.ENVIRONMENT, settings.RELEASE_VERSION))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(handler)

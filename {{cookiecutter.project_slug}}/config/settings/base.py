@@ -12,6 +12,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from {{ cookiecutter.project_slug }} import __version__
+from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
@@ -115,6 +116,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: request id, timing and the access line cover everything below it.
+    f"{APPS_DIR.name}.monitoring.middleware.RequestContextMiddleware",
+{%- if cookiecutter.use_sentry == "y" %}
+    # Puts the request id on Sentry's scope, right after the middleware that binds it.
+    f"{APPS_DIR.name}.monitoring.sentry.SentryContextMiddleware",
+{%- endif %}
     # Answers the health probes before host validation and the HTTPS redirect (docs/health.md);
     # only request-context middleware belongs above it.
     f"{APPS_DIR.name}.monitoring.health.middleware.HealthProbeMiddleware",
@@ -185,6 +192,26 @@ ADMINS = [
 ]
 MANAGERS = ADMINS
 
+# LOGGING and request correlation (monitoring/logs.py, monitoring/middleware.py)
+# ------------------------------------------------------------------------------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+# json: one JSON object per line (production); console: readable lines (local default).
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+# Optional rotating file, always JSON, besides stdout.
+LOG_FILE = env("LOG_FILE", default="")
+LOGGING_CONFIG = f"{APPS_DIR.name}.monitoring.logs.configure_logging"
+LOGGING = build_logging(
+    level=LOG_LEVEL,
+    log_format=LOG_FORMAT,
+    log_file=LOG_FILE,
+    environment=ENVIRONMENT,
+    release=RELEASE_VERSION,
+)
+# Access lines of slower requests are warnings.
+SLOW_REQUEST_THRESHOLD_MS = env("SLOW_REQUEST_THRESHOLD_MS", default="1000")
+# Proxies in front of the app whose X-Forwarded-For entries are trusted for the client IP.
+TRUSTED_PROXY_COUNT = env("TRUSTED_PROXY_COUNT", default="0")
+
 # HEALTH CHECKS (docs/health.md)
 # ------------------------------------------------------------------------------
 
@@ -232,11 +259,6 @@ SENTRY_PROFILES_SAMPLE_RATE = _env_number(
     1,
 )
 {%- endif %}
-# Tags Sentry's scope with the request id: right after the middleware that binds it.
-MIDDLEWARE.insert(
-    1,
-    "{{ cookiecutter.project_slug }}.monitoring.sentry.SentryContextMiddleware",
-)
 # Whether user e-mail, username and IP address may reach Sentry (a generation answer).
 SENTRY_SEND_DEFAULT_PII = {{ "True" if cookiecutter.sentry_send_default_pii == "y" else "False" }}
 

@@ -1,0 +1,259 @@
+"""One log pipeline: real output of manage.py and gunicorn processes, parsed line by line."""
+
+import http.client
+import json
+import logging
+import logging.config
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from gunicorn.config import KNOWN_SETTINGS
+
+from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
+
+from .conftest import PROJECT_DIR, clean_env, parse_json_lines, run_manage
+
+CONTRACT_FIELDS = ("timestamp", "level", "logger", "message", "environment", "release")
+SECRETS = ("hunter2", "tok-123", "key-456", "cookie-789", "jane.doe@example.com", "dbpass")
+# Logs through the standard library and structlog, with secrets in every shape.
+LOGGING_CODE = """
+import logging, structlog
+from structlog.contextvars import bind_contextvars
+bind_contextvars(request_id="req-42")
+logging.getLogger("app.plain").info(
+    "signup by %s", "jane.doe@example.com", extra={"password": "hunter2", "attempt": 1}
+)
+structlog.stdlib.get_logger("app.structured").warning(
+    "payment retried",
+    order_id=7,
+    headers={"Authorization": "Bearer tok-123", "X-Api-Key": "key-456", "Accept": "json"},
+    sent=[{"Cookie": "sessionid=cookie-789"}, "to jane.doe@example.com"],
+    note="database at postgres://app:dbpass@db:5432/app",
+)
+logging.getLogger("app.plain").debug("not at INFO")
+"""
+
+
+def log_from_manage(**env: str) -> subprocess.CompletedProcess:
+    result = run_manage("shell", "--no-imports", "-c", LOGGING_CODE, env=clean_env(**env))
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def assert_contract_fields(record: dict, environment: str, release: str) -> None:
+    for field in CONTRACT_FIELDS:
+        assert field in record, (field, record)
+    timestamp = datetime.fromisoformat(record["timestamp"])
+    assert record["timestamp"].endswith("Z")
+    assert timestamp.utcoffset() == UTC.utcoffset(None)
+    assert record["environment"] == environment
+    assert record["release"] == release
+
+
+def test_stdlib_and_structlog_lines_share_one_json_shape():
+    result = log_from_manage(
+        LOG_FORMAT="json", ENVIRONMENT="staging", RELEASE_VERSION="1.4.2", LOG_LEVEL="info"
+    )
+    assert result.stderr == ""
+    plain, structured = parse_json_lines(result.stdout)
+    for record in (plain, structured):
+        assert_contract_fields(record, "staging", "1.4.2")
+        assert record["request_id"] == "req-42"
+    assert (plain["level"], plain["logger"]) == ("info", "app.plain")
+    assert plain["message"] == "signup by [Filtered]"
+    assert plain["password"] == "[Filtered]"
+    assert plain["attempt"] == 1
+    assert (structured["level"], structured["logger"]) == ("warning", "app.structured")
+    assert structured["message"] == "payment retried"
+    assert structured["order_id"] == 7
+    assert structured["headers"] == {
+        "Authorization": "[Filtered]",
+        "X-Api-Key": "[Filtered]",
+        "Accept": "json",
+    }
+    assert structured["sent"] == [{"Cookie": "[Filtered]"}, "to [Filtered]"]
+    assert structured["note"] == "database at postgres://app:[Filtered]@db:5432/app"
+    for secret in SECRETS:
+        assert secret not in result.stdout
+
+
+def test_console_format_is_readable_and_redacted():
+    result = log_from_manage(LOG_FORMAT="console")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert "signup by [Filtered]" in lines[0]
+    assert "payment retried" in lines[1]
+    assert "request_id=req-42" in lines[1]
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(lines[0])
+    for secret in SECRETS:
+        assert secret not in result.stdout
+
+
+def test_local_settings_default_to_console_lines():
+    env = clean_env()
+    env.pop("LOG_FORMAT", None)
+    result = run_manage("shell", "--no-imports", "-c", LOGGING_CODE, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "payment retried" in result.stdout
+    assert not result.stdout.startswith("{")
+
+
+def test_log_level_filters_lines():
+    result = log_from_manage(LOG_FORMAT="json", LOG_LEVEL="warning")
+    [record] = parse_json_lines(result.stdout)
+    assert record["message"] == "payment retried"
+
+
+def test_log_file_gets_json_lines_besides_stdout(tmp_path):
+    log_file = tmp_path / "app.log"
+    result = log_from_manage(LOG_FORMAT="console", LOG_FILE=str(log_file))
+    assert "payment retried" in result.stdout
+    records = parse_json_lines(log_file.read_text())
+    assert [r["message"] for r in records] == ["signup by [Filtered]", "payment retried"]
+    for secret in SECRETS:
+        assert secret not in log_file.read_text()
+
+
+def test_log_file_rotates(tmp_path):
+    log_file = tmp_path / "rotating.log"
+    config = build_logging(log_file=str(log_file), environment="test", release="0")
+    config["handlers"]["file"]["maxBytes"] = 2_000
+    try:
+        logging.config.dictConfig(config)
+        for number in range(50):
+            logging.getLogger("rotation").warning("line %d", number)
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+    backups = sorted(tmp_path.glob("rotating.log.*"))
+    assert backups, "no rotated file"
+    assert len(backups) <= 5
+    for path in [log_file, *backups]:
+        for record in parse_json_lines(path.read_text()):
+            assert record["logger"] == "rotation"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LOG_FORMAT", "xml", "LOG_FORMAT is 'xml'; use one of: json, console."),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL is 'LOUD'; use one of: DEBUG, INFO"),
+        ("LOG_FILE", "/no/such/folder/app.log", "LOG_FILE is '/no/such/folder/app.log'"),
+    ],
+)
+def test_bad_logging_settings_are_refused_by_name(variable, value, message):
+    result = run_manage("check", env=clean_env(**{variable: value}))
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+# --- gunicorn --------------------------------------------------------------------
+
+
+def gunicorn_command() -> list[str]:
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+    command += ["--bind", "127.0.0.1:0", "--workers", "1"]
+    if any(setting.name == "control_socket" for setting in KNOWN_SETTINGS):
+        command.append("--no-control-socket")  # parallel test runs would share it
+    return command
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(stdout_path: Path, process: subprocess.Popen) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited: {stdout_path.read_text()}")
+        for line in stdout_path.read_text().splitlines():
+            message = json.loads(line)["message"]
+            if message.startswith("Listening at: http://127.0.0.1:"):
+                return int(message.rsplit(":", 1)[1].split()[0])
+        time.sleep(0.05)
+    pytest.fail("gunicorn did not listen within 30 s")
+
+
+def send(port: int, method: str, path: str, *, body: bytes | None = None, headers: dict) -> tuple:
+    """(status, X-Request-ID) of one request to gunicorn."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("X-Request-ID")
+    finally:
+        connection.close()
+
+
+def test_gunicorn_and_django_write_only_json_lines(tmp_path):
+    env = clean_env(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY="gunicorn-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        # Nothing listens there: POST /orders/ fails with an unhandled exception.
+        DATABASE_URL=f"postgres://app:dbpass@127.0.0.1:{closed_port()}/app",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        ENVIRONMENT="staging",
+        RELEASE_VERSION="2.0.1",
+    )
+    env.pop("LOG_FORMAT", None)  # production default: JSON
+    stdout_path, stderr_path = tmp_path / "stdout", tmp_path / "stderr"
+    with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
+        process = subprocess.Popen(
+            gunicorn_command(), cwd=PROJECT_DIR, env=env, stdout=stdout, stderr=stderr
+        )
+    try:
+        port = wait_for_port(stdout_path, process)
+        secret_headers = {
+            "Authorization": "Bearer tok-123",
+            "X-Api-Key": "key-456",
+            "Cookie": "sessionid=cookie-789",
+        }
+        answers = [
+            send(port, "GET", "/health/live/", headers={"X-Request-ID": "gunicorn-ok-1"}),
+            send(port, "GET", "/nowhere/?token=tok-123", headers=secret_headers),
+            send(
+                port,
+                "POST",
+                "/orders/",
+                body=b'{"amount": "5.00", "password": "hunter2"}',
+                headers={**secret_headers, "Content-Type": "application/json"},
+            ),
+        ]
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+    assert [status for status, _ in answers] == [200, 404, 500]
+    assert answers[0][1] == "gunicorn-ok-1"
+    output = stdout_path.read_text() + stderr_path.read_text()
+    records = parse_json_lines(output)
+    for record in records:
+        assert_contract_fields(record, "staging", "2.0.1")
+    loggers = {record["logger"] for record in records}
+    assert "gunicorn.error" in loggers
+    assert "gunicorn.access" not in loggers
+
+    access = [r for r in records if r["logger"].endswith(".monitoring.access")]
+    assert [(r["request_id"], r["status"]) for r in access] == [
+        (request_id, status) for status, request_id in answers
+    ]
+    assert [r["level"] for r in access] == ["info", "warning", "error"]
+    failed_id = answers[2][1]
+    [error] = [r for r in records if "exception" in r]
+    assert (error["request_id"], error["method"], error["path"]) == (failed_id, "POST", "/orders/")
+    assert "OperationalError" in error["exception"]
+    for secret in SECRETS:
+        assert secret not in output
+    assert "HTTP_" not in output

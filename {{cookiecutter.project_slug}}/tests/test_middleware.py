@@ -1,0 +1,170 @@
+"""RequestContextMiddleware: request ids, timing headers, access lines, client IP."""
+
+import uuid
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
+from structlog.contextvars import get_contextvars
+
+from {{ cookiecutter.project_slug }}.monitoring.middleware import RequestContextMiddleware
+
+ACCESS_LOGGER = "{{ cookiecutter.project_slug }}.monitoring.access"
+
+
+def access_lines(records: list[dict]) -> list[dict]:
+    return [record for record in records if record["logger"] == ACCESS_LOGGER]
+
+
+def is_new_request_id(value: str) -> bool:
+    return len(value) == 32 and uuid.UUID(hex=value).version == 4
+
+
+@pytest.mark.parametrize("request_id", ["abc-123", "A.b_C-9", "x" * 64, "0"])
+def test_valid_request_id_is_kept(client, log_capture, request_id):
+    response = client.get("/health/live/", HTTP_X_REQUEST_ID=request_id)
+    assert response["X-Request-ID"] == request_id
+    [line] = access_lines(log_capture.records())
+    assert line["request_id"] == request_id
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        "abc\r\nX-Injected: yes",
+        "abc\n",
+        "x" * 65,
+        "<script>alert(1)</script>",
+        "has space",
+        "ünïcode",
+        "",
+    ],
+)
+def test_invalid_request_id_is_replaced_by_a_uuid4(client, log_capture, request_id):
+    response = client.get("/health/live/", HTTP_X_REQUEST_ID=request_id)
+    new_id = response["X-Request-ID"]
+    assert new_id != request_id
+    assert is_new_request_id(new_id)
+    [line] = access_lines(log_capture.records())
+    assert line["request_id"] == new_id
+    assert "<script>" not in log_capture.text
+    assert "X-Injected" not in log_capture.text
+
+
+def test_missing_request_id_gets_a_new_one_per_request(client):
+    first = client.get("/health/live/")["X-Request-ID"]
+    second = client.get("/health/live/")["X-Request-ID"]
+    assert is_new_request_id(first)
+    assert is_new_request_id(second)
+    assert first != second
+
+
+def test_duration_header_and_access_line(client, log_capture):
+    response = client.get("/health/live/", REMOTE_ADDR="203.0.113.7")
+    duration = float(response["X-Request-Duration"])
+    assert duration >= 0
+    [line] = access_lines(log_capture.records())
+    assert line["level"] == "info"
+    assert line["method"] == "GET"
+    assert line["path"] == "/health/live/"
+    assert line["status"] == 200
+    assert line["duration_ms"] == duration
+    assert line["client_ip"] == "203.0.113.7"
+    assert line["request_id"] == response["X-Request-ID"]
+    assert "slow" not in line
+
+
+def test_context_does_not_leak_after_the_request(client):
+    client.get("/health/live/", HTTP_X_REQUEST_ID="leak-check")
+    assert get_contextvars() == {}
+
+
+@pytest.mark.django_db
+def test_client_errors_are_warnings_with_one_line(client, log_capture):
+    response = client.get("/orders/999999/")
+    assert response.status_code == 404
+    records = log_capture.records()
+    [line] = access_lines(records)
+    assert line["level"] == "warning"
+    assert line["status"] == 404
+    # Django's own "Not Found" line is dropped: the access line says it all.
+    assert [r for r in records if r["logger"] == "django.request"] == []
+
+
+@pytest.mark.urls("tests.error_urls")
+def test_unhandled_exception_is_logged_once_with_context(log_capture):
+    client = Client(raise_request_exception=False)
+    response = client.get(
+        "/boom/?token=query-secret",
+        HTTP_X_REQUEST_ID="boom-1",
+        HTTP_AUTHORIZATION="Bearer header-secret",
+        HTTP_COOKIE="sessionid=cookie-secret",
+    )
+    assert response.status_code == 500
+    assert response["X-Request-ID"] == "boom-1"
+    records = log_capture.records()
+    with_traceback = [r for r in records if "exception" in r]
+    assert len(with_traceback) == 1
+    [error] = with_traceback
+    assert error["level"] == "error"
+    assert error["request_id"] == "boom-1"
+    assert error["method"] == "GET"
+    assert error["path"] == "/boom/"
+    assert "RuntimeError: charge failed for customer [Filtered]" in error["exception"]
+    [access] = access_lines(records)
+    assert access["level"] == "error"
+    assert access["status"] == 500
+    assert len(records) == 2
+    for secret in ("query-secret", "header-secret", "cookie-secret", "jane.doe@example.com"):
+        assert secret not in log_capture.text
+    assert "HTTP_" not in log_capture.text
+
+
+@pytest.mark.urls("tests.error_urls")
+def test_slow_request_is_a_warning(client, settings, log_capture):
+    settings.SLOW_REQUEST_THRESHOLD_MS = 10
+    client.get("/slow/")
+    [line] = access_lines(log_capture.records())
+    assert line["level"] == "warning"
+    assert line["slow"] is True
+    assert line["message"] == "slow request"
+    assert line["duration_ms"] > 10
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded_for", "expected"),
+    [
+        # No trusted proxy: X-Forwarded-For is the client's word, ignored.
+        (0, "198.51.100.1", "203.0.113.7"),
+        # One proxy: it appended the address it saw; what's left of it is spoofable.
+        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        (2, "6.6.6.6, 198.51.100.1, 192.0.2.10", "198.51.100.1"),
+        (1, "2001:db8::1", "2001:db8::1"),
+        # Fewer hops than proxies, or garbage: not from our proxies.
+        (2, "198.51.100.1", "203.0.113.7"),
+        (1, "not-an-ip", "203.0.113.7"),
+        (1, "", "203.0.113.7"),
+    ],
+)
+def test_client_ip_trusts_only_the_configured_proxy_hops(
+    client, settings, log_capture, trusted, forwarded_for, expected
+):
+    settings.TRUSTED_PROXY_COUNT = trusted
+    client.get("/health/live/", REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR=forwarded_for)
+    [line] = access_lines(log_capture.records())
+    assert line["client_ip"] == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SLOW_REQUEST_THRESHOLD_MS", "fast"),
+        ("SLOW_REQUEST_THRESHOLD_MS", "-1"),
+        ("TRUSTED_PROXY_COUNT", "1.5"),
+        ("TRUSTED_PROXY_COUNT", "-2"),
+    ],
+)
+def test_bad_middleware_settings_are_refused_by_name(settings, name, value):
+    setattr(settings, name, value)
+    with pytest.raises(ImproperlyConfigured, match=f"{name} must be a whole number >= 0"):
+        RequestContextMiddleware(lambda request: None)

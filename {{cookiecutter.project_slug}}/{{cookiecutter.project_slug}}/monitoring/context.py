@@ -1,0 +1,48 @@
+"""Correlation ids of the current request or task.
+
+They live in structlog's context variables, so every log line written while
+handling a request or running a task carries them, whoever writes it
+(structlog or plain `logging`). The middleware and the Celery signal receivers
+bind them; anything else (error reports, outgoing calls) reads them from here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from structlog.contextvars import get_contextvars
+
+REQUEST_ID_KEY = "request_id"
+TASK_ID_KEY = "task_id"
+TASK_NAME_KEY = "task_name"
+
+# An incoming id is kept only when it is short and made of safe characters, so
+# it can't forge log lines, inject headers or carry markup.
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def valid_request_id(value: object) -> str | None:
+    """*value* when it is an acceptable request id, else None."""
+    if isinstance(value, str) and REQUEST_ID_PATTERN.fullmatch(value):
+        return value
+    return None
+
+
+def request_id_or_new(value: object) -> str:
+    """*value* when it is an acceptable request id, else a new uuid4 hex (32 characters)."""
+    return valid_request_id(value) or uuid.uuid4().hex
+
+
+def current_request_id() -> str | None:
+    return get_contextvars().get(REQUEST_ID_KEY)
+
+
+def current_task_id() -> str | None:
+    return get_contextvars().get(TASK_ID_KEY)
+
+
+def current_context() -> dict[str, str]:
+    """request_id / task_id / task_name that are bound right now (for tags)."""
+    bound = get_contextvars()
+    return {key: bound[key] for key in (REQUEST_ID_KEY, TASK_ID_KEY, TASK_NAME_KEY) if key in bound}

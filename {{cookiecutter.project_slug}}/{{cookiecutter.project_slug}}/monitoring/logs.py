@@ -1,0 +1,279 @@
+"""One logging pipeline for structlog and the standard library.
+
+Every record (Django, Celery, gunicorn, `logging.getLogger(...)` in the app,
+`structlog.stdlib.get_logger(...)`) ends in the same structlog
+ProcessorFormatter: one JSON object per line with LOG_FORMAT=json, readable
+lines with LOG_FORMAT=console. Both formats add the request/task ids bound in
+context variables and remove secrets and e-mail addresses (redaction.py).
+
+- settings: LOGGING = build_logging(...), applied by Django through
+  LOGGING_CONFIG = "...monitoring.logs.configure_logging" (which also
+  configures structlog);
+- gunicorn: logconfig_dict = build_logging(...) in gunicorn.conf.py;
+- Celery: keeps its hands off (correlation.py answers its setup_logging signal).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.json import JsonEncoder
+from structlog.contextvars import merge_contextvars
+from structlog.stdlib import ProcessorFormatter
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from .redaction import FILTERED, is_secret_key, redact
+
+LOG_FORMATS = ("json", "console")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FILE_MAX_BYTES = 10 * 1024 * 1024
+LOG_FILE_BACKUPS = 5
+
+# Fields we write ourselves from trusted values: not worth scanning for secrets.
+TRUSTED_FIELDS = frozenset(
+    {
+        "timestamp",
+        "level",
+        "logger",
+        "environment",
+        "release",
+        "request_id",
+        "task_id",
+        "task_name",
+        "method",
+        "status",
+        "duration_ms",
+        "client_ip",
+        "slow",
+    }
+)
+# Attributes every LogRecord has; anything else on a record came in `extra=`.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_FORMATTER_META = ("_record", "_from_structlog")
+# python-json-logger's encoder (datetimes, exceptions, enums, dataclasses, bytes,
+# anything else as str), built once rather than once per line.
+_ENCODER = JsonEncoder(ensure_ascii=False, separators=(",", ":"))
+_format_exc_info = structlog.processors.format_exc_info
+_render_stack_info = structlog.processors.StackInfoRenderer()
+
+
+def add_record_fields(logger: WrappedLogger, method_name: str, event: EventDict) -> EventDict:
+    """Bring a standard-library record's `extra=` fields into the event.
+
+    Django passes the request and status with its request/security records: we
+    keep the method and path (never the headers) and the status.
+    """
+    attributes = event["_record"].__dict__
+    for key, value in attributes.items():
+        if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+            event.setdefault(key, value)
+    request = event.pop("request", None)
+    if request is not None:
+        event.setdefault("method", getattr(request, "method", None))
+        event.setdefault("path", getattr(request, "path", None))
+    if "status_code" in event:
+        event.setdefault("status", event.pop("status_code"))
+    return event
+
+
+class JsonLine:
+    """The whole JSON rendering, in one pass (it runs for every line).
+
+    Contract fields first (timestamp and level from the record), then the
+    request/task ids bound in context variables, then everything else with
+    secrets and e-mail addresses removed; one JSON object, one line.
+    """
+
+    def __init__(self, environment: str, release: str) -> None:
+        self.environment = environment
+        self.release = release
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event: EventDict) -> str:
+        record: logging.LogRecord = event.pop("_record")
+        event.pop("_from_structlog", None)
+        if "exc_info" in event:
+            event = _format_exc_info(logger, method_name, event)
+        if "stack_info" in event:
+            event = _render_stack_info(logger, method_name, event)
+        timestamp = datetime.fromtimestamp(record.created, UTC).isoformat()
+        line: dict[str, Any] = {
+            "timestamp": timestamp.replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(event.pop("event", "")),
+            "environment": self.environment,
+            "release": self.release,
+        }
+        merge_contextvars(logger, method_name, line)
+        for key, value in event.items():
+            if key in TRUSTED_FIELDS:
+                line[key] = value
+            elif is_secret_key(key):
+                line[key] = FILTERED
+            else:
+                line[key] = redact(value)
+        return _ENCODER.encode(line)
+
+
+def redact_console(logger: WrappedLogger, method_name: str, event: EventDict) -> EventDict:
+    for key in _FORMATTER_META:
+        event.pop(key, None)
+    return {
+        key: value
+        if key in TRUSTED_FIELDS or key == "exc_info"
+        else FILTERED
+        if is_secret_key(key)
+        else redact(value)
+        for key, value in event.items()
+    }
+
+
+class StructuredFormatter(ProcessorFormatter):
+    """structlog's ProcessorFormatter, without a LogRecord copy per structlog event.
+
+    ProcessorFormatter copies each record so that other handlers see it
+    unchanged. For events from structlog loggers, copying the event dict leaves
+    the record untouched just as well, and the access line of every request is
+    one of them: it skips that copy and the base Formatter pass.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        method_name = record.__dict__.get("_name")
+        if method_name is None or not isinstance(record.msg, dict):
+            return super().format(record)
+        event: Any = {**record.msg, "_record": record, "_from_structlog": True}
+        logger = record.__dict__["_logger"]
+        for processor in self.processors:
+            event = processor(logger, method_name, event)
+        return event
+
+
+def make_formatter(log_format: str, environment: str, release: str) -> ProcessorFormatter:
+    """The formatter of every handler (dictConfig factory, see build_logging)."""
+    processors: list[Processor]
+    if log_format == "json":
+        processors = [JsonLine(environment, release)]
+    else:
+        processors = [
+            merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+            _render_stack_info,
+            redact_console,
+            structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty()),
+        ]
+    return StructuredFormatter(processors=processors, foreign_pre_chain=[add_record_fields])
+
+
+class UnhandledErrorsOnly(logging.Filter):
+    """Keep only `django.request` records that carry an exception at error level.
+
+    Django logs every 4xx/5xx response there; the access line already says so.
+    What it alone has is the traceback of an unhandled exception: one line, with
+    the request's method, path and request_id.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR and record.exc_info is not None
+
+
+def build_logging(
+    *,
+    level: str = "INFO",
+    log_format: str = "json",
+    log_file: str = "",
+    environment: str,
+    release: str,
+) -> dict[str, Any]:
+    """A logging.config.dictConfig() dictionary for Django, Celery and gunicorn."""
+    level = level.upper()
+    if level not in LOG_LEVELS:
+        raise ImproperlyConfigured(f"LOG_LEVEL is {level!r}; use one of: {', '.join(LOG_LEVELS)}.")
+    if log_format not in LOG_FORMATS:
+        raise ImproperlyConfigured(
+            f"LOG_FORMAT is {log_format!r}; use one of: {', '.join(LOG_FORMATS)}."
+        )
+    if log_file and not Path(log_file).parent.is_dir():
+        raise ImproperlyConfigured(f"LOG_FILE is {log_file!r}; its folder does not exist.")
+
+    def formatter(fmt: str) -> dict[str, Any]:
+        return {
+            "()": f"{__name__}.make_formatter",
+            "log_format": fmt,
+            "environment": environment,
+            "release": release,
+        }
+
+    formatters = {"stdout": formatter(log_format)}
+    handlers: dict[str, dict[str, Any]] = {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "stdout",
+        },
+        "null": {"class": "logging.NullHandler"},
+    }
+    if log_file:
+        # Files are for machines: always JSON. One file per process (rotation is
+        # not shared between processes); use stdout when several workers run.
+        formatters["file"] = formatter("json")
+        handlers["file"] = {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": log_file,
+            "maxBytes": LOG_FILE_MAX_BYTES,
+            "backupCount": LOG_FILE_BACKUPS,
+            "encoding": "utf-8",
+            "formatter": "file",
+        }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"unhandled_errors_only": {"()": f"{__name__}.UnhandledErrorsOnly"}},
+        "formatters": formatters,
+        "handlers": handlers,
+        "root": {"level": level, "handlers": ["stdout", *(["file"] if log_file else [])]},
+        "loggers": {
+            # Django's defaults add a console handler and e-mails to ADMINS (with
+            # the request's headers): everything goes to the root handlers instead.
+            "django": {"handlers": [], "propagate": True},
+            "django.request": {"filters": ["unhandled_errors_only"]},
+            # runserver's and gunicorn's access lines: the middleware writes ours.
+            "django.server": {"handlers": ["null"], "propagate": False},
+            "gunicorn.access": {"handlers": ["null"], "propagate": False},
+            "gunicorn.error": {"handlers": [], "propagate": True},
+        },
+    }
+
+
+def configure_structlog() -> None:
+    """structlog loggers hand their event dict to the standard library's handlers.
+
+    All processing happens once, in the handlers' formatter; the standard
+    library's loggers filter by level (LOGGING), so the bound logger doesn't.
+    """
+    structlog.configure(
+        processors=[ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),
+        cache_logger_on_first_use=True,
+    )
+
+
+def configure_logging(config: dict[str, Any]) -> None:
+    """Django's LOGGING_CONFIG: structlog, then the standard library from LOGGING."""
+    configure_structlog()
+    logging.config.dictConfig(config)
+    # Python warnings become log records too, instead of raw lines on stderr.
+    logging.captureWarnings(True)
+    # Record attributes nothing here renders, each computed for every record (the
+    # logging HOWTO's "Optimization" section): caller frame, thread, process.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False

@@ -1,0 +1,112 @@
+"""Request correlation and the one access log line per request.
+
+RequestContextMiddleware goes FIRST in MIDDLEWARE, so it times and tags
+everything below it, including the 500 response Django makes of an exception.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+
+import structlog
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+from structlog.contextvars import bind_contextvars, clear_contextvars
+
+from .context import REQUEST_ID_KEY, request_id_or_new
+
+access_logger = structlog.stdlib.get_logger(f"{__package__}.access")
+
+
+def non_negative_int(name: str, value: object) -> int:
+    """The integer setting *name*, or a clear error naming it."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ImproperlyConfigured(f"{name} must be a whole number >= 0, got {value!r}.")
+    return number
+
+
+def client_ip(request: HttpRequest, trusted_proxies: int) -> str:
+    """The client address, trusting the last *trusted_proxies* hops of X-Forwarded-For.
+
+    Each proxy appends the address it got the connection from, so with N proxies
+    in front of us the client is the N-th entry from the right. Anything further
+    left was written by the client and can't be trusted; a shorter or malformed
+    header means the request did not come through our proxies.
+    """
+    remote_addr = request.META.get("REMOTE_ADDR", "")
+    if not trusted_proxies:
+        return remote_addr
+    hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    if len(hops) < trusted_proxies:
+        return remote_addr
+    candidate = hops[-trusted_proxies].strip()
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote_addr
+
+
+class RequestContextMiddleware:
+    """Request id, timing headers and the access log line.
+
+    - `X-Request-ID` from the client is kept when it matches the contract's
+      pattern, otherwise replaced by a new uuid4 hex; it is bound in structlog's
+      context variables for every log line (and error report) of the request and
+      sent back with `X-Request-Duration` (milliseconds).
+    - One access line per request: info below 400, warning below 500, error
+      above; a request slower than SLOW_REQUEST_THRESHOLD_MS is a warning with
+      `slow: true`. Unhandled exceptions are logged once, with their traceback,
+      by Django's `django.request` logger (see logs.py), not here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        # Read once: settings lookups on every request are measurable.
+        self.slow_ms = non_negative_int(
+            "SLOW_REQUEST_THRESHOLD_MS", getattr(settings, "SLOW_REQUEST_THRESHOLD_MS", 1000)
+        )
+        self.trusted_proxies = non_negative_int(
+            "TRUSTED_PROXY_COUNT", getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+        )
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        clear_contextvars()
+        request_id = request_id_or_new(request.META.get("HTTP_X_REQUEST_ID"))
+        bind_contextvars(**{REQUEST_ID_KEY: request_id})
+        try:
+            response = self.get_response(request)
+            duration_ms = round((time.perf_counter() - start) * 1000, 2)
+            response["X-Request-ID"] = request_id
+            response["X-Request-Duration"] = str(duration_ms)
+            self.log_access(request, response.status_code, duration_ms)
+            return response
+        finally:
+            clear_contextvars()
+
+    def log_access(self, request: HttpRequest, status: int, duration_ms: float) -> None:
+        slow = duration_ms > self.slow_ms
+        if status >= 500:
+            level = logging.ERROR
+        elif status >= 400 or slow:
+            level = logging.WARNING
+        else:
+            level = logging.INFO
+        access_logger.log(
+            level,
+            "slow request" if slow else "request",
+            method=request.method,
+            path=request.path,
+            status=status,
+            duration_ms=duration_ms,
+            client_ip=client_ip(request, self.trusted_proxies),
+            **({"slow": True} if slow else {}),
+        )
