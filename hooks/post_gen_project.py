@@ -28,8 +28,9 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "deploy/k8s/monitor-cronjob.yaml",
     ),
     "use_prometheus": (
-        "{{ cookiecutter.project_slug }}/monitoring/metrics.py",
+        "{{ cookiecutter.project_slug }}/monitoring/metrics",
         "deploy/monitoring",
+        "docs/metrics.md",
         "tests/test_metrics.py",
     ),
     "use_kubernetes": (
@@ -40,6 +41,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
 # Folders that may be left empty once option paths are gone.
 PRUNABLE_DIRS = (
     "deploy",
+    "docs",
     "{{ cookiecutter.project_slug }}/monitoring/management/commands",
     "{{ cookiecutter.project_slug }}/monitoring/management",
 )

@@ -7,6 +7,9 @@ them) and the embedded defaults (SQLite, local memory, eager Celery) otherwise.
 from __future__ import annotations
 
 import os
+{%- if cookiecutter.use_prometheus == "y" %}
+import socket
+{%- endif %}
 import subprocess
 import sys
 import time
@@ -46,6 +49,19 @@ def run_manage(*args: str, env: dict[str, str], timeout: float = 60) -> subproce
         timeout=timeout,
         check=False,
     )
+{%- if cookiecutter.use_prometheus == "y" %}
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# The test worker's Prometheus exporter listens here (tests/test_metrics.py scrapes it).
+WORKER_METRICS_PORT = free_port()
+{%- endif %}
 
 
 def child_database_url() -> str:
@@ -77,6 +93,10 @@ def celery_worker(
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": child_database_url(),
+{%- if cookiecutter.use_prometheus == "y" %}
+        "METRICS_WORKER_ADDRESS": "127.0.0.1",
+        "METRICS_WORKER_PORT": str(WORKER_METRICS_PORT),
+{%- endif %}
     }
     log_path = PROJECT_DIR / f".pytest-worker-{worker_queue}.log"
     with open(log_path, "w") as log:

@@ -97,6 +97,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+{%- if cookiecutter.use_prometheus == "y" %}
+    # Early: times the whole stack and answers /metrics before any Host check.
+    "{{ cookiecutter.project_slug }}.monitoring.metrics.middleware.MetricsMiddleware",
+{%- endif %}
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -147,6 +151,21 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+{% if cookiecutter.use_prometheus == "y" -%}
+# PROMETHEUS METRICS (docs/metrics.md)
+# ------------------------------------------------------------------------------
+# /metrics answers direct connections from these networks, or any request with
+# `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_ALLOWED_NETWORKS = env.list(
+    "METRICS_ALLOWED_NETWORKS",
+    default=["127.0.0.0/8", "::1/128"],
+)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Where each Celery worker serves its own /metrics.
+METRICS_WORKER_ADDRESS = env("METRICS_WORKER_ADDRESS", default="0.0.0.0")  # noqa: S104
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=9808)
+
+{% endif -%}
 # EMAIL
 # ------------------------------------------------------------------------------
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

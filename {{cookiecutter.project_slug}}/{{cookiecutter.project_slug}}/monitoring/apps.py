@@ -6,3 +6,9 @@ class MonitoringConfig(AppConfig):
 
     name = "{{ cookiecutter.project_slug }}.monitoring"
     verbose_name = "Monitoring"
+{%- if cookiecutter.use_prometheus == "y" %}
+
+    def ready(self) -> None:
+        # Prometheus: connects the Celery task signals and the worker exporter.
+        from .metrics import worker  # noqa: F401
+{%- endif %}
