@@ -25,7 +25,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.celery_app import app as celery_app
 from {{ cookiecutter.project_slug }}.monitoring.metrics import (
 {%- if cookiecutter.use_sentry == "y" %}
     observe_alert_dispatch,
@@ -35,14 +34,26 @@ from {{ cookiecutter.project_slug }}.monitoring.metrics import (
     observe_webhook_alert,
 {%- endif %}
 )
-from {{ cookiecutter.project_slug }}.monitoring.metrics.middleware import MetricsMiddleware
+from {{ cookiecutter.project_slug }}.monitoring.metrics.exposition import (
+    REDIS_PRIORITY_SUFFIXES,
+)
+from {{ cookiecutter.project_slug }}.monitoring.metrics.middleware import (
+    MetricsMiddleware,
+)
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
-from .conftest import PROJECT_DIR, WORKER_METRICS_PORT, clean_env, free_port, requires
+from .conftest import (
+    PROJECT_DIR,
+    WORKER_METRICS_PORT,
+    celery_app,
+    clean_env,
+    free_port,
+    requires,
+)
 
 MONITORING_DIR = PROJECT_DIR / "deploy" / "monitoring"
-TASK = "{{ cookiecutter.project_slug }}.orders.tasks.process_order"
+TASK = process_order.name
 OUTSIDE = "203.0.113.7"  # TEST-NET-3: not loopback
 LIVE_2XX = {"method": "GET", "route": "/health/live/", "status_class": "2xx"}
 
@@ -265,7 +276,7 @@ def test_queue_length_is_read_from_redis_at_scrape_time(client, monkeypatch):
         process_order.apply_async(args=[0], priority=6)  # kept in a list of its own
         assert value(scrape(client), "celery_queue_length", queue=queue) == 4
     finally:
-        broker.delete(*[queue + suffix for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169")])
+        broker.delete(*[queue + suffix for suffix in REDIS_PRIORITY_SUFFIXES])
     assert value(scrape(client), "celery_queue_length", queue=queue) == 0
 
 
