@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils.cache import add_never_cache_headers
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
 
 from .access import AccessPolicy
 from .exposition import CeleryQueueLength, render
@@ -36,6 +36,8 @@ class MetricsMiddleware:
         self.get_response = get_response
         self.policy = AccessPolicy.from_settings()
         self.queue_length = CeleryQueueLength()
+        # labels() costs microseconds per call: keep the children, bounded like the labels.
+        self.series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info == METRICS_PATH:
@@ -47,9 +49,14 @@ class MetricsMiddleware:
             response = self.get_response(request)
         finally:
             HTTP_REQUESTS_IN_FLIGHT.dec()
-        route = route_of(request)
-        HTTP_REQUEST_DURATION.labels(method, route).observe(time.perf_counter() - start)
-        HTTP_REQUESTS.labels(method, route, f"{response.status_code // 100}xx").inc()
+        elapsed = time.perf_counter() - start
+        key = (method, route_of(request), f"{response.status_code // 100}xx")
+        series = self.series.get(key)
+        if series is None:
+            series = (HTTP_REQUESTS.labels(*key), HTTP_REQUEST_DURATION.labels(*key[:2]))
+            self.series[key] = series
+        series[0].inc()
+        series[1].observe(elapsed)
         return response
 
     def metrics(self, request: HttpRequest) -> HttpResponse:
