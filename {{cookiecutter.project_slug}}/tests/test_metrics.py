@@ -23,6 +23,8 @@ import redis
 import yaml
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.project_slug }}.monitoring.metrics import (
@@ -362,6 +364,8 @@ def gunicorn(tmp_path):
         )
     url = f"http://127.0.0.1:{port}"
     try:
+        # Each worker creates its in-flight gauge file once Django is loaded: wait for both.
+        wait_for(lambda: len(_live(folder)) == 2, timeout=60)
         # /metrics itself is not counted, so polling it keeps the request counts at zero.
         wait_for(lambda: process.poll() is None and _answers(f"{url}/metrics"), timeout=30)
         yield url, folder, process
@@ -382,11 +386,14 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _live(folder: Path) -> set[int]:
+    """PIDs of the workers alive, by their in-flight gauge files."""
+    return {int(path.stem.rpartition("_")[2]) for path in folder.glob("gauge_livesum_*.db")}
+
+
 def _per_worker_counts(folder: Path, tmp: Path) -> dict[int, float]:
     """Request count recorded by each worker, read from its own file."""
-    from prometheus_client import CollectorRegistry
-    from prometheus_client.multiprocess import MultiProcessCollector
-
+    tmp.mkdir()
     counts = {}
     for path in folder.glob("counter_*.db"):
         single = tmp / path.stem
@@ -402,25 +409,28 @@ def _per_worker_counts(folder: Path, tmp: Path) -> dict[int, float]:
 def test_gunicorn_workers_add_up_in_one_scrape(gunicorn, tmp_path):
     url, folder, master = gunicorn
     assert not (folder / "counter_999999.db").exists()  # stale files are cleared at start
-    labels = LIVE_2XX
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda _: http_get(f"{url}/health/live/")[0], range(200)))
-    assert statuses == [200] * 200
-    assert value(parse(http_get(f"{url}/metrics")[1]), "http_requests_total", **labels) == 200
+    def burst_while_paused(paused: int) -> None:
+        """100 requests while worker `paused` is stopped: the other one serves them all."""
+        os.kill(paused, signal.SIGSTOP)
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                statuses = list(pool.map(lambda _: http_get(f"{url}/health/live/")[0], range(100)))
+        finally:
+            os.kill(paused, signal.SIGCONT)
+        assert statuses == [200] * 100
 
-    per_worker = _per_worker_counts(folder, tmp_path)
-    served = {pid: count for pid, count in per_worker.items() if count}
-    assert len(served) == 2, per_worker  # both workers served some of them
-    assert sum(served.values()) == 200
+    first, second = sorted(_live(folder))
+    burst_while_paused(first)
+    burst_while_paused(second)
+    assert _per_worker_counts(folder, tmp_path / "counts") == {first: 100, second: 100}
+    assert value(parse(http_get(f"{url}/metrics")[1]), "http_requests_total", **LIVE_2XX) == 200
 
-    # A worker that dies keeps its counts; its in-flight gauge file goes (child_exit hook).
-    victim = min(served)
-    os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: not (folder / f"gauge_livesum_{victim}.db").exists())
-    wait_for(lambda: _answers(f"{url}/metrics"))
+    # A worker that dies keeps its counts; its in-flight gauge goes (child_exit hook).
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: first not in _live(folder))
     after = parse(http_get(f"{url}/metrics")[1])
-    assert value(after, "http_requests_total", **labels) == 200
+    assert value(after, "http_requests_total", **LIVE_2XX) == 200
     assert value(after, "http_requests_in_flight") == 0
     assert master.poll() is None
 
