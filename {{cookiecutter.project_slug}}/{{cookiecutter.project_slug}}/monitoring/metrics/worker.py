@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -63,16 +64,14 @@ def exporter_app(policy: AccessPolicy) -> Callable[..., Iterable[bytes]]:
     """A WSGI app serving GET /metrics with the same access rules as the web."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        status = policy.status_for(environ)
-        if environ.get("PATH_INFO") != "/metrics":
-            status, body, kind = 404, b"Not Found", "text/plain"
-        elif status != 200:
-            body, kind = b"Forbidden" if status == 403 else b"Unauthorized", "text/plain"
-        else:
+        status = policy.status_for(environ) if environ.get("PATH_INFO") == "/metrics" else 404
+        phrase = HTTPStatus(status).phrase
+        if status == 200:
             body, kind = render(CeleryWorkerUp()), CONTENT_TYPE_LATEST
-        reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}[status]
+        else:
+            body, kind = phrase.encode(), "text/plain"
         headers = [("Content-Type", kind), ("Cache-Control", "no-store")]
-        start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])
+        start_response(f"{status} {phrase}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
     return app
