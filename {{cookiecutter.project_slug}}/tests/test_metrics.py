@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
+from celery import shared_task
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from prometheus_client import CollectorRegistry
@@ -307,6 +308,26 @@ def test_a_hanging_broker_does_not_hold_the_scrape(client, monkeypatch):
             connection.close()
     assert elapsed < 2.0
     assert not label_values(samples, "celery_queue_length", "queue")
+
+
+@shared_task(bind=True, max_retries=1, default_retry_delay=0)
+def retried_once(self) -> str:
+    if self.request.retries == 0:
+        raise self.retry(exc=RuntimeError("first run fails"))
+    return "ok"
+
+
+def test_task_states_count_retries(client):
+    before = scrape(client)
+    retried_once.apply(throw=False)  # eager: the task signals fire in this process
+    after = scrape(client)
+    for state, runs in (("started", 2), ("retried", 1), ("succeeded", 1), ("failed", 0)):
+        labels = {"task": retried_once.name, "state": state}
+        moved = value(after, "celery_tasks_total", **labels)
+        assert moved - value(before, "celery_tasks_total", **labels) == runs, state
+    runs = "celery_task_runtime_seconds_count"
+    task = retried_once.name
+    assert value(after, runs, task=task) - value(before, runs, task=task) == 2
 
 
 @pytest.mark.worker
