@@ -32,8 +32,9 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "deploy/k8s/monitor-cronjob.yaml",
     ),
     "use_prometheus": (
-        "{{ cookiecutter.project_slug }}/monitoring/metrics.py",
+        "{{ cookiecutter.project_slug }}/monitoring/metrics",
         "deploy/monitoring",
+        "docs/metrics.md",
         "tests/test_metrics.py",
     ),
     "use_kubernetes": (

@@ -1,5 +1,8 @@
 """gunicorn settings: `gunicorn -c gunicorn.conf.py config.wsgi`.
 
+Command-line flags and GUNICORN_CMD_ARGS override these; WEB_CONCURRENCY sets the
+number of worker processes.
+
 Logging: gunicorn's own messages (boot, worker exits, timeouts) go through the
 project's pipeline (monitoring/logs.py), so with LOG_FORMAT=json every line
 gunicorn and the app write is one JSON object on stdout. gunicorn's access log
@@ -9,6 +12,11 @@ would double the log volume and could not carry the request id.
 """
 
 import os
+{%- if cookiecutter.use_prometheus == "y" %}
+import shutil
+import tempfile
+from pathlib import Path
+{%- endif %}
 
 from gunicorn.glogging import Logger
 
@@ -16,6 +24,8 @@ from {{ cookiecutter.project_slug }} import __version__
 from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
 
 wsgi_app = "config.wsgi:application"
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 
 logconfig_dict = build_logging(
     level=os.environ.get("LOG_LEVEL", "INFO"),
@@ -36,3 +46,34 @@ class NoAccessLogLogger(Logger):
 
 
 logger_class = NoAccessLogLogger
+{%- if cookiecutter.use_prometheus == "y" %}
+
+# --- Prometheus metrics (multiprocess mode) --------------------------------------------
+# Each worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR; /metrics, served by
+# any worker, adds them all up. The variable must be set before a worker imports
+# prometheus-client, so it is set here, in the master. Give each gunicorn its own folder.
+_created_metrics_folder = ""
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _created_metrics_folder = tempfile.mkdtemp(prefix="gunicorn-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_folder
+
+
+def on_starting(server):
+    """Files left by an earlier run would be counted again: start from an empty folder."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's in-flight gauge; its counters stay in the totals."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _created_metrics_folder:
+        shutil.rmtree(_created_metrics_folder, ignore_errors=True)
+{%- endif %}

@@ -1,17 +1,36 @@
 """The Celery application: `celery -A config.celery_app worker` (or `beat`)."""
 
+{% if cookiecutter.use_prometheus == "y" -%}
+import atexit
 import os
-
-from celery import Celery
-{%- if cookiecutter.use_sentry == "y" %}
-from celery.signals import beat_init, celeryd_init
+import shutil
+import tempfile
+{%- else -%}
+import os
 {%- endif %}
+
+from celery import Celery{% if cookiecutter.use_sentry == "y" or cookiecutter.use_prometheus == "y" %}, signals{% endif %}
 
 # Connects the logging/correlation signal receivers in every process using the app.
 import {{ cookiecutter.project_slug }}.monitoring.correlation  # noqa: F401
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+{% if cookiecutter.use_prometheus == "y" %}
+# --- Prometheus metrics ---------------------------------------------------------------
+# A worker and its prefork children record metrics in files in one private folder, served
+# by the worker's exporter (monitoring/metrics/worker.py). prometheus-client reads
+# PROMETHEUS_MULTIPROC_DIR when it is imported, during Django's start-up, so the folder is
+# set here: connected before the app below exists, this runs before its Django fix-up.
+# (import_modules is sent by `celery worker`, `beat`, `shell` and `report` only.)
+@signals.import_modules.connect
+def _private_metrics_folder(**_: object) -> None:
+    folder = tempfile.mkdtemp(prefix="celery-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
+{% endif -%}
 app = Celery("{{ cookiecutter.project_slug }}")
 # Every CELERY_* Django setting configures the app (CELERY_BROKER_URL -> broker_url).
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -19,8 +38,8 @@ app.autodiscover_tasks()
 {%- if cookiecutter.use_sentry == "y" %}
 
 
-@celeryd_init.connect
-@beat_init.connect
+@signals.celeryd_init.connect
+@signals.beat_init.connect
 def init_sentry_for_celery(**kwargs: object) -> None:
     """Workers and beat start Sentry before any task runs or is scheduled."""
     from {{ cookiecutter.project_slug }}.monitoring.sentry import init_sentry

@@ -10,6 +10,9 @@ import io
 import json
 import logging
 import os
+{%- if cookiecutter.use_prometheus == "y" %}
+import socket
+{%- endif %}
 import subprocess
 import sys
 import time
@@ -51,6 +54,19 @@ def run_manage(*args: str, env: dict[str, str], timeout: float = 60) -> subproce
         timeout=timeout,
         check=False,
     )
+{%- if cookiecutter.use_prometheus == "y" %}
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# The test worker's Prometheus exporter listens here (tests/test_metrics.py scrapes it).
+WORKER_METRICS_PORT = free_port()
+{%- endif %}
 
 
 def child_database_url() -> str:
@@ -101,6 +117,10 @@ def running_celery_worker(
         # Tasks the worker publishes (retries, fan-out) go through the broker, on `queue`.
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+{%- if cookiecutter.use_prometheus == "y" %}
+        "METRICS_WORKER_ADDRESS": "127.0.0.1",
+        "METRICS_WORKER_PORT": str(WORKER_METRICS_PORT),
+{%- endif %}
         **(extra_env or {}),
     }
     log_path = worker_log_path(queue)

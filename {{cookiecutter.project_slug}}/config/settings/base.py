@@ -118,6 +118,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: request id, timing and the access line cover everything below it.
     f"{APPS_DIR.name}.monitoring.middleware.RequestContextMiddleware",
+{%- if cookiecutter.use_prometheus == "y" %}
+    # Early: times the whole stack and answers /metrics before any Host check.
+    f"{APPS_DIR.name}.monitoring.metrics.middleware.MetricsMiddleware",
+{%- endif %}
 {%- if cookiecutter.use_sentry == "y" %}
     # Puts the request id on Sentry's scope, right after the middleware that binds it.
     f"{APPS_DIR.name}.monitoring.sentry.SentryContextMiddleware",
@@ -175,6 +179,21 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+{% if cookiecutter.use_prometheus == "y" -%}
+# PROMETHEUS METRICS (docs/metrics.md)
+# ------------------------------------------------------------------------------
+# /metrics answers direct connections from these networks, or any request with
+# `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_ALLOWED_NETWORKS = env.list(
+    "METRICS_ALLOWED_NETWORKS",
+    default=["127.0.0.0/8", "::1/128"],
+)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Where each Celery worker serves its own /metrics.
+METRICS_WORKER_ADDRESS = env("METRICS_WORKER_ADDRESS", default="0.0.0.0")  # noqa: S104
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=9808)
+
+{% endif -%}
 # EMAIL
 # ------------------------------------------------------------------------------
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

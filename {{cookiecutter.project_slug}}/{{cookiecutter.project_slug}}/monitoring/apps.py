@@ -9,6 +9,9 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from .health import system_checks  # noqa: F401 - registers the settings check
+{%- if cookiecutter.use_prometheus == "y" %}
+        from .metrics import worker  # noqa: F401 - Celery task signals, worker exporter
+{%- endif %}
 {%- if cookiecutter.use_sentry == "y" %}
         from .sentry import init_sentry
 

@@ -17,6 +17,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 from .alerts import CHANNELS, Alert, DeliveryError, channels_for
+{%- if cookiecutter.use_prometheus == "y" %}
+from .metrics.instruments import observe_alert_dispatch
+{%- endif %}
 
 logger = structlog.get_logger(__name__)
 
@@ -82,11 +85,17 @@ def deliver_alert(
         cache.delete(key)
         if not exc.retryable or attempt >= settings.ALERT_MAX_TRIES:
             log.error("alert delivery gave up", tries=attempt, error=str(exc))
+{%- if cookiecutter.use_prometheus == "y" %}
+            observe_alert_dispatch(channel_name, "failed")
+{%- endif %}
             return "failed"
         delay = backoff_seconds(attempt, exc.retry_after)
         log.warning(
             "alert delivery failed, retrying", tries=attempt, error=str(exc), retry_in=delay
         )
+{%- if cookiecutter.use_prometheus == "y" %}
+        observe_alert_dispatch(channel_name, "retried")
+{%- endif %}
         raise self.retry(
             args=(channel_name, alert.to_dict()), kwargs={"attempt": attempt + 1}, countdown=delay
         ) from None
@@ -95,4 +104,7 @@ def deliver_alert(
         raise
     cache.set(key, SENT, timeout=SENT_SECONDS)
     log.info("alert delivered", tries=attempt)
+{%- if cookiecutter.use_prometheus == "y" %}
+    observe_alert_dispatch(channel_name, "sent")
+{%- endif %}
     return "sent"

@@ -29,6 +29,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .alerts import Alert, Severity
+{%- if cookiecutter.use_prometheus == "y" %}
+from .metrics.instruments import observe_webhook_alert
+{%- endif %}
 from .tasks import dispatch_alert
 
 logger = structlog.get_logger(__name__)
@@ -227,38 +230,54 @@ def _remember(keys: list[str]) -> bool:
 
 @csrf_exempt
 def sentry_webhook(request: HttpRequest) -> JsonResponse:
+{%- if cookiecutter.use_prometheus == "y" %}
+    outcome, response = _receive(request)
+    if outcome:
+        observe_webhook_alert(outcome)
+{%- else %}
+    _, response = _receive(request)
+{%- endif %}
+    return response
+
+
+def _receive(request: HttpRequest) -> tuple[str, JsonResponse]:
+    """The answer to one delivery, and its outcome ("" when it is not a delivery at all)."""
     if request.method != "POST":
         response = _answer(405, error="Use POST.")
         response["Allow"] = "POST"
-        return response
+        return "", response
     secret = settings.SENTRY_WEBHOOK_SECRET
     if not secret:
-        return _answer(503, error="The receiver is not configured (SENTRY_WEBHOOK_SECRET).")
+        return "not_configured", _answer(
+            503, error="The receiver is not configured (SENTRY_WEBHOOK_SECRET)."
+        )
     try:
         body = read_body(request)
     except BodyTooLarge:
-        return _answer(413, error=f"The body is over {MAX_BODY_BYTES} bytes.")
+        return "too_large", _answer(413, error=f"The body is over {MAX_BODY_BYTES} bytes.")
     except BadContentLength:
-        return _answer(400, error="Invalid Content-Length.")
+        return "bad_request", _answer(400, error="Invalid Content-Length.")
     if not signature_valid(secret, body, request.headers.get("Sentry-Hook-Signature", "")):
-        return _answer(401, error="Missing or invalid Sentry-Hook-Signature.")
+        return "bad_signature", _answer(401, error="Missing or invalid Sentry-Hook-Signature.")
     if not timestamp_fresh(request.headers.get("Sentry-Hook-Timestamp", "")):
-        return _answer(400, error="Sentry-Hook-Timestamp is missing or more than 300 s away.")
+        return "bad_request", _answer(
+            400, error="Sentry-Hook-Timestamp is missing or more than 300 s away."
+        )
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
-        return _answer(400, error="The body is not valid JSON.")
+        return "bad_request", _answer(400, error="The body is not valid JSON.")
     if not isinstance(payload, dict):
-        return _answer(400, error="Expected a JSON object.")
+        return "bad_request", _answer(400, error="Expected a JSON object.")
     resource = request.headers.get("Sentry-Hook-Resource", "")
     digest = hashlib.sha256(body).hexdigest()
     try:
         alert = parse_alert(resource, payload, alert_id=digest)
     except Exception:  # a payload shape nobody foresaw must not become a 500
         logger.exception("sentry webhook payload not understood", resource=resource[:64])
-        return _answer(400, error="Payload not understood.")
+        return "bad_request", _answer(400, error="Payload not understood.")
     if alert is None:
-        return _answer(200, status="ignored")
+        return "ignored", _answer(200, status="ignored")
 
     keys = [f"alerts:webhook:body:{digest}"]
     request_id = request.headers.get("Request-ID", "")
@@ -267,17 +286,17 @@ def sentry_webhook(request: HttpRequest) -> JsonResponse:
     try:
         if not _remember(keys):
             logger.info("sentry webhook repeated, ignored", alert_id=alert.id)
-            return _answer(200, status="duplicate")
+            return "duplicate", _answer(200, status="duplicate")
         dispatch_alert.delay(alert.to_dict())
     except Exception:  # cache or broker down: answer so that Sentry may try again
         logger.exception("sentry webhook could not be queued", alert_id=alert.id)
         with contextlib.suppress(Exception):  # when the cache is what failed
             cache.delete_many(keys)
-        return _answer(503, error="Temporarily unable to queue the alert.")
+        return "unavailable", _answer(503, error="Temporarily unable to queue the alert.")
     logger.info(
         "sentry webhook accepted",
         resource=resource[:64],
         severity=str(alert.severity),
         alert_id=alert.id,
     )
-    return _answer(202, status="accepted", alert_id=alert.id)
+    return "accepted", _answer(202, status="accepted", alert_id=alert.id)

@@ -10,7 +10,7 @@ middleware that never calls request.get_host() (e.g. request IDs and access logs
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, get_resolver
+from django.urls import NoReverseMatch, ResolverMatch, get_resolver
 
 PROBE_URL_NAMES = ("health", "health-ready", "health-live", "health-db")
 
@@ -18,26 +18,28 @@ PROBE_URL_NAMES = ("health", "health-ready", "health-live", "health-db")
 class HealthProbeMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._views: dict[str, Callable[[HttpRequest], HttpResponse]] | None = None
+        self._matches: dict[str, ResolverMatch] | None = None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        view = self._probe_views().get(request.path_info)
-        if view is None:
+        match = self._probe_matches().get(request.path_info)
+        if match is None:
             return self.get_response(request)
-        response = view(request)
+        # As Django's handler would: route-aware middleware (metrics, tracing) reads it.
+        request.resolver_match = match
+        response = match.func(request, *match.args, **match.kwargs)
         # The one SecurityMiddleware header that matters for a JSON answer.
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
-    def _probe_views(self) -> dict[str, Callable[[HttpRequest], HttpResponse]]:
-        # path_info -> view, looked up once in the URLconf (so the paths stay in urls.py).
-        if self._views is None:
-            resolver, views = get_resolver(), {}
+    def _probe_matches(self) -> dict[str, ResolverMatch]:
+        # path_info -> match, looked up once in the URLconf (so the paths stay in urls.py).
+        if self._matches is None:
+            resolver, matches = get_resolver(), {}
             for name in PROBE_URL_NAMES:
                 try:
                     path = "/" + resolver.reverse(name)
                 except NoReverseMatch:  # a route removed from urls.py is simply not a probe
                     continue
-                views[path] = resolver.resolve(path).func
-            self._views = views
-        return self._views
+                matches[path] = resolver.resolve(path)
+            self._matches = matches
+        return self._matches

@@ -1,0 +1,81 @@
+"""What a scrape returns: this process tree's metrics plus values read at scrape time."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from functools import lru_cache
+
+import redis
+from celery import current_app
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+logger = logging.getLogger(__name__)
+
+# Kombu's Redis transport keeps messages sent with a priority in extra lists.
+REDIS_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+REDIS_TIMEOUT_S = 0.25
+
+
+def render(*extra: Collector) -> bytes:
+    """The Prometheus text exposition of every process's metrics and of `extra`."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(REGISTRY)
+    for collector in extra:
+        registry.register(collector)
+    return generate_latest(registry)
+
+
+@lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 0),  # A scrape must not wait for retries.
+    )
+
+
+class CeleryQueueLength(Collector):
+    """celery_queue_length: messages waiting in the default queue, read from Redis per scrape.
+
+    A broker that is not Redis, or does not answer within REDIS_TIMEOUT_S, leaves the
+    metric out of that scrape rather than failing it.
+    """
+
+    def describe(self) -> list[Metric]:
+        return []  # Keeps registration from calling Redis.
+
+    def collect(self) -> Iterator[Metric]:
+        url, queue = current_app.conf.broker_url, current_app.conf.task_default_queue
+        if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+            return
+        try:
+            pipe = _redis(url).pipeline(transaction=False)
+            for suffix in REDIS_PRIORITY_SUFFIXES:
+                pipe.llen(queue + suffix)
+            length = sum(pipe.execute())
+        except redis.RedisError as exc:
+            logger.warning("Celery queue length unavailable: %s", type(exc).__name__)
+            return
+        family = GaugeMetricFamily(
+            "celery_queue_length", "Messages waiting in the Celery queue.", labels=["queue"]
+        )
+        family.add_metric([queue], length)
+        yield family
+
+
+class CeleryWorkerUp(Collector):
+    """celery_worker_up 1 from each worker exporter: its absence means no worker runs."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("celery_worker_up", "1 while this Celery worker runs.", value=1)

@@ -1,0 +1,111 @@
+"""Every metric the application records, and the functions other modules call to record.
+
+Under gunicorn and in Celery workers PROMETHEUS_MULTIPROC_DIR is set before this module is
+imported (gunicorn.conf.py, config/celery_app.py): each process then writes its samples to
+files in that folder and a scrape adds them up. Label values come from short, fixed lists
+or from route patterns and task names, never from user input, so series stay bounded.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# HTTP ---------------------------------------------------------------------------------
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests answered, by method, route pattern and status class (2xx..5xx).",
+    ["method", "route", "status_class"],
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time from the request entering the middleware to the response leaving it.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+HTTP_REQUESTS_IN_FLIGHT = Gauge(
+    "http_requests_in_flight",
+    "Requests being handled right now.",
+    multiprocess_mode="livesum",
+)
+
+# Health checks ------------------------------------------------------------------------
+HEALTH_STATUSES = ("ok", "warning", "error")
+HEALTH_CHECK_STATUS = Gauge(
+    "health_check_status",
+    "1 for the status a health check last reported, 0 for its other statuses.",
+    ["check", "status"],
+    multiprocess_mode="mostrecent",
+)
+HEALTH_CHECK_DURATION = Histogram(
+    "health_check_duration_seconds",
+    "How long each health check took.",
+    ["check"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+# Celery -------------------------------------------------------------------------------
+CELERY_TASKS = Counter(
+    "celery_tasks_total",
+    "Task executions by task name and state (started, succeeded, failed, retried, ...).",
+    ["task", "state"],
+)
+CELERY_TASK_RUNTIME = Histogram(
+    "celery_task_runtime_seconds",
+    "Time a task body ran, whatever its outcome.",
+    ["task"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+)
+{%- if cookiecutter.use_sentry == "y" %}
+
+# Alerting -----------------------------------------------------------------------------
+WEBHOOK_OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "ignored",
+    "unavailable",
+    "bad_signature",
+    "bad_request",
+    "too_large",
+    "not_configured",
+)
+ALERT_CHANNELS = ("slack", "pagerduty", "email")
+ALERT_OUTCOMES = ("sent", "retried", "failed")
+WEBHOOK_ALERTS = Counter(
+    "webhook_alerts_received_total",
+    "Sentry webhook deliveries received, by outcome.",
+    ["outcome"],
+)
+ALERT_DISPATCHES = Counter(
+    "alert_dispatches_total",
+    "Alert deliveries to a channel, by outcome (retried: one failed attempt, retry queued).",
+    ["channel", "outcome"],
+)
+{%- endif %}
+
+
+def _check_choice(kind: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{kind} {value!r} is not one of: {', '.join(allowed)}.")
+
+
+def observe_health_check(name: str, status: str, duration_s: float) -> None:
+    """Record one run of the health check `name` ("ok", "warning" or "error")."""
+    _check_choice("health check status", status, HEALTH_STATUSES)
+    if not name:
+        raise ValueError("health check name must not be empty.")
+    for candidate in HEALTH_STATUSES:
+        HEALTH_CHECK_STATUS.labels(name, candidate).set(1 if candidate == status else 0)
+    HEALTH_CHECK_DURATION.labels(name).observe(max(duration_s, 0.0))
+{%- if cookiecutter.use_sentry == "y" %}
+
+
+def observe_webhook_alert(outcome: str) -> None:
+    """Record one Sentry webhook delivery and what the receiver answered."""
+    _check_choice("webhook outcome", outcome, WEBHOOK_OUTCOMES)
+    WEBHOOK_ALERTS.labels(outcome).inc()
+
+
+def observe_alert_dispatch(channel: str, outcome: str) -> None:
+    """Record one attempt to deliver an alert to `channel`."""
+    _check_choice("alert channel", channel, ALERT_CHANNELS)
+    _check_choice("alert dispatch outcome", outcome, ALERT_OUTCOMES)
+    ALERT_DISPATCHES.labels(channel, outcome).inc()
+{%- endif %}

@@ -1,0 +1,99 @@
+"""Celery task metrics, from task signals, and the worker's own /metrics exporter.
+
+A worker and its prefork children write samples to the private PROMETHEUS_MULTIPROC_DIR
+that config/celery_app.py chose; the exporter thread in the main process adds them up.
+Prometheus scrapes every worker on METRICS_WORKER_PORT (no push gateway).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from celery import signals
+from django.conf import settings
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from .access import AccessPolicy
+from .exposition import CeleryWorkerUp, render
+from .instruments import CELERY_TASK_RUNTIME, CELERY_TASKS
+
+logger = logging.getLogger(__name__)
+
+STATES = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}
+_started: dict[str, float] = {}
+_exporter: list[WSGIServer] = []
+
+
+@signals.task_prerun.connect
+def _task_started(task_id: str, task: Any, **_: object) -> None:
+    _started[task_id] = time.perf_counter()
+    CELERY_TASKS.labels(task.name, "started").inc()
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id: str, task: Any, state: str | None = None, **_: object) -> None:
+    start = _started.pop(task_id, None)
+    if start is not None:
+        CELERY_TASK_RUNTIME.labels(task.name).observe(time.perf_counter() - start)
+    CELERY_TASKS.labels(task.name, STATES.get(state or "", str(state).lower())).inc()
+
+
+# Exporter -----------------------------------------------------------------------------
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[WSGIRequestHandler]) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, handler)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes every few seconds would flood the worker log."""
+
+
+def exporter_app(policy: AccessPolicy) -> Callable[..., Iterable[bytes]]:
+    """A WSGI app serving GET /metrics with the same access rules as the web."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        status = policy.status_for(environ) if environ.get("PATH_INFO") == "/metrics" else 404
+        phrase = HTTPStatus(status).phrase
+        if status == 200:
+            body, kind = render(CeleryWorkerUp()), CONTENT_TYPE_LATEST
+        else:
+            body, kind = phrase.encode(), "text/plain"
+        headers = [("Content-Type", kind), ("Cache-Control", "no-store")]
+        start_response(f"{status} {phrase}", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
+@signals.worker_init.connect
+def start_exporter(**_: object) -> None:
+    """Serve this worker's metrics; a busy port is logged, the worker runs on without."""
+    address, port = settings.METRICS_WORKER_ADDRESS, settings.METRICS_WORKER_PORT
+    app = exporter_app(AccessPolicy.from_settings())
+    try:
+        server = make_server(address, port, app, _Server, handler_class=_QuietHandler)
+    except OSError as exc:
+        logger.error("Celery metrics exporter cannot listen on %s:%s: %s", address, port, exc)
+        return
+    threading.Thread(target=server.serve_forever, name="metrics-exporter", daemon=True).start()
+    _exporter.append(server)
+    logger.info("Celery metrics exporter on http://%s:%s/metrics", address, server.server_port)
+
+
+@signals.worker_shutdown.connect
+def stop_exporter(**_: object) -> None:
+    for server in _exporter:
+        server.shutdown()
+    _exporter.clear()
