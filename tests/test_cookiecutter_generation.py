@@ -120,4 +120,6 @@ def test_sentry_answers_are_ignored_when_sentry_is_off(bake):
 
 def test_all_off_removes_option_folders(bake):
     project = bake(**ALL_OFF)
-    assert not (project / "deploy").exists()
+    assert sorted(p.name for p in (project / "deploy").iterdir()) == ["systemd"]
+    assert not (project / "my_project" / "monitoring" / "metrics").exists()
+    assert not (project / "my_project" / "monitoring" / "management").exists()
