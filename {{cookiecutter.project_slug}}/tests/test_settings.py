@@ -77,3 +77,26 @@ def test_production_passes_deploy_checks():
         "check", "--deploy", "--fail-level", "WARNING", env=clean_env(**PRODUCTION_ENV)
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_email_comes_from_one_url():
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_USE_TLS)"
+    )
+    env = clean_env(**PRODUCTION_ENV, EMAIL_URL="smtp+tls://alerts:pa%40ss@mail.example.com:587")
+    result = run_manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "mail.example.com",
+        "587",
+        "alerts",
+        "True",
+    ]
+
+
+def test_local_settings_print_emails_until_a_server_is_set():
+    code = "from django.conf import settings as s; print(s.EMAIL_BACKEND)"
+    result = run_manage("shell", "--no-imports", "-c", code, env=clean_env())
+    assert result.stdout.strip() == "django.core.mail.backends.console.EmailBackend"

@@ -196,7 +196,9 @@ METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=9808)
 {% endif -%}
 # EMAIL
 # ------------------------------------------------------------------------------
-EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# One URL sets backend, host, port, credentials and TLS (django-environ), e.g.
+# smtp+tls://user:password@smtp.example.com:587, consolemail:// or dummymail://.
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env(
     "DJANGO_DEFAULT_FROM_EMAIL",

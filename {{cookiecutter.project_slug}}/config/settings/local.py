@@ -5,9 +5,9 @@ from .base import ENVIRONMENT, LOG_FILE, LOG_LEVEL, RELEASE_VERSION, build_loggi
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
-EMAIL_BACKEND = env(
-    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+if not env("EMAIL_URL", default=""):
+    # Print e-mails instead of sending them until an EMAIL_URL is set.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
