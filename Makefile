@@ -5,6 +5,8 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 PYTEST_WORKERS ?= 2
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432/health_bench
+BENCH_REDIS ?= redis://127.0.0.1:6379/12
 
 .PHONY: demo test test-fast lint bench clean
 
@@ -23,9 +25,16 @@ test: $(STAMP)  ## Full template test suite
 test-fast: $(STAMP)  ## Everything but the slow install-and-run tests
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e"
 
+bench: $(STAMP)  ## Benchmarks (loopback only, a few minutes); results go to BENCHMARKS.md by hand
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PYTHON) bench/bench_requests.py
+	$(PYTHON) bench/sentry_options.py
+	$(PYTHON) bench/bench_metrics.py
+	$(PYTHON) bench/bench_health.py --database-url $(BENCH_PG) --redis-url $(BENCH_REDIS)
+
 lint: $(STAMP)  ## Lint the template's own code (renders are linted by the tests)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check hooks scripts tests bench
+	$(VENV)/bin/ruff format --check hooks scripts tests bench
 
 clean:  ## Remove venvs, caches and demo output
 	rm -rf $(VENV) .cache .demo

@@ -364,7 +364,7 @@ def main() -> int:
     base_rps = statistics.median(rps["no_sentry"])
     base_cpu = statistics.median(cpu["no_sentry"])
     rows = []
-    print("| variant | what | req/s | × | server CPU ms/req | × (CPU) |")
+    print("| variant | what | req/s | x | server CPU ms/req | x (CPU) |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for name in names:
         median_rps, median_cpu = statistics.median(rps[name]), statistics.median(cpu[name])

@@ -141,6 +141,7 @@ def validate(answers: dict[str, str]) -> list[str]:
 
 def main() -> int:
     # tojson renders each answer as a valid Python string literal, whatever it holds.
+    # fmt: off
     answers = {
         "project_name": {{ cookiecutter.project_name | tojson }},
         "project_slug": {{ cookiecutter.project_slug | tojson }},
@@ -157,6 +158,7 @@ def main() -> int:
         "use_prometheus": {{ cookiecutter.use_prometheus | tojson }},
         "use_kubernetes": {{ cookiecutter.use_kubernetes | tojson }},
     }
+    # fmt: on
     errors = validate(answers)
     for error in errors:
         print(f"ERROR: {error}", file=sys.stderr)
