@@ -1,22 +1,17 @@
-"""Real servers on 127.0.0.1 for tests: scripted HTTP stubs, a silent port, the app (gunicorn)."""
+"""Scripted HTTP stub servers on 127.0.0.1 (Slack, PagerDuty, the Sentry API), and URLs of
+hanging and closed ports built on live_server."""
 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from .live_server import closed_port, hanging_server
 
 
 @dataclass
@@ -139,64 +134,11 @@ def stub_server(responder: Callable[[Received], Reply] | None = None) -> Iterato
 
 @contextmanager
 def silent_server() -> Iterator[str]:
-    """A port that accepts TCP connections and never answers: a hanging dependency."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        listener.close()
+    """The URL of a port that accepts connections and never answers: a hanging dependency."""
+    with hanging_server() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def closed_port_url() -> str:
     """A URL nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-@contextmanager
-def gunicorn_app(env: dict[str, str]) -> Iterator[str]:
-    """The project served by gunicorn on an ephemeral loopback port; yields its base URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    listener.set_inheritable(True)
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    log_path = PROJECT_DIR / f".pytest-gunicorn-{listener.getsockname()[1]}.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                "--bind", f"fd://{listener.fileno()}", "--workers", "1", "--graceful-timeout", "2",
-            ],
-            cwd=PROJECT_DIR, env=env, pass_fds=(listener.fileno(),),
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        _wait_until_live(url, process, log_path)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        listener.close()
-        log_path.unlink(missing_ok=True)
-
-
-def _wait_until_live(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited early:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/health/live/", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not answer within 30 s:\n{log_path.read_text()}")
+    return f"http://127.0.0.1:{closed_port()}"

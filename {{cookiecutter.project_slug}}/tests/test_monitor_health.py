@@ -11,7 +11,8 @@ import time
 import pytest
 
 from .conftest import PROJECT_DIR, child_database_url, clean_env, requires
-from .loopback import Reply, closed_port_url, gunicorn_app, silent_server, stub_server
+from .live_server import gunicorn
+from .loopback import Reply, closed_port_url, silent_server, stub_server
 
 MONITOR = PROJECT_DIR / "scripts" / "monitor.py"
 
@@ -176,7 +177,7 @@ def app_env(**overrides: str) -> dict[str, str]:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_the_real_app_is_healthy(celery_worker):
-    with gunicorn_app(app_env()) as url:
+    with gunicorn(app_env()) as url:
         result = monitor("--check", "health", "--url", url)
     assert result.returncode == 0, result.stdout
     assert result.stdout.startswith("HEALTH OK - healthy")
@@ -186,7 +187,7 @@ def test_the_real_app_is_healthy(celery_worker):
 @pytest.mark.django_db(transaction=True)
 def test_the_real_app_without_its_database_is_critical():
     broken = app_env(DATABASE_URL=closed_port_url().replace("http", "postgres") + "/nowhere")
-    with gunicorn_app(broken) as url:
+    with gunicorn(broken) as url:
         result = monitor("--check", "health", "--url", url, "--json")
     assert result.returncode == 2, result.stdout
     answer = json.loads(result.stdout)

@@ -29,7 +29,8 @@ from {{ cookiecutter.project_slug }}.monitoring.webhooks import (
 )
 
 from .conftest import clean_env
-from .loopback import closed_port_url, gunicorn_app
+from .live_server import gunicorn
+from .loopback import closed_port_url
 
 SECRET = "test-webhook-secret-0123456789"
 URL = "/webhooks/sentry/"
@@ -487,7 +488,7 @@ def test_over_real_http_a_chunked_body_is_read_and_a_big_declared_one_refused():
     env = clean_env(
         DJANGO_SETTINGS_MODULE="config.settings.test", SENTRY_WEBHOOK_SECRET=SECRET, **NO_CHANNELS
     )
-    with gunicorn_app(env) as url:
+    with gunicorn(env) as url:
         address = urlsplit(url)
         body = encode(issue("created"))
         conn = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
