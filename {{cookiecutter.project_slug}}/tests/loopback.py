@@ -1,5 +1,5 @@
-"""Scripted HTTP stub servers on 127.0.0.1 (Slack, PagerDuty, the Sentry API), and URLs of
-hanging and closed ports built on live_server."""
+"""Scripted HTTP stub servers on 127.0.0.1, standing in for the services the project calls,
+and URLs of hanging and closed ports (built on live_server)."""
 
 from __future__ import annotations
 
