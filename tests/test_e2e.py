@@ -2,8 +2,9 @@
 
 gunicorn (gunicorn.conf.py), a Celery worker and beat with production settings on
 the real PostgreSQL and Redis, reporting to a real Sentry-compatible server
-(Bugsink) and alerting a stub Slack server, everything on loopback. The tests share
-one stack (module fixture) and run in file order; the last two share the shutdown.
+(Bugsink) and alerting a stub Slack server, everything on loopback. It is one test
+made of steps that share the stack: xdist (3.8) cannot keep tests of a group on one
+worker under pytest >= 9.2, and two stacks would share the database and Redis db.
 
 Test-only code (views and tasks that fail or take their time on purpose) lives in a
 `config/e2e/` package written into the render; its settings module is production
@@ -34,7 +35,7 @@ from venvs import venv_for
 
 from .stack import Bugsink, HangingServer, Process, StubServer, free_port, http, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 PG = os.environ.get("TEMPLATE_TEST_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("TEMPLATE_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -166,10 +167,6 @@ class Stack:
     def gunicorn(self, name: str, port: int, **env: str) -> Process:
         return self.process(name, self.command("web"), GUNICORN_BIND=f"127.0.0.1:{port}", **env)
 
-    def require_running(self) -> None:
-        for process in (self.web, self.worker, self.beat):
-            assert process is not None and process.alive(), process and process.describe()
-
 
 def records(process: Process) -> list[dict]:
     """The output lines that are JSON objects (the last test lists any other line)."""
@@ -225,7 +222,7 @@ def web_ready(url: str) -> bool:
     return http("GET", f"{url}/health/live/", timeout=2)[0] == 200
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack(cookies_session, tmp_path_factory) -> Iterator[Stack]:
     project = Path(cookies_session.bake().project_path)
     for name, source in E2E_PACKAGE.items():
@@ -269,7 +266,7 @@ def stack(cookies_session, tmp_path_factory) -> Iterator[Stack]:
 # --- health ---------------------------------------------------------------------------
 
 
-def test_health_endpoints_answer_with_a_worker_running(stack):
+def check_health_endpoints_with_a_worker_running(stack: Stack) -> None:
     assert http("GET", f"{stack.url}/health/live/")[0] == 200
     status, _, body = http("GET", f"{stack.url}/health/ready/")
     assert status == 200, body
@@ -287,7 +284,7 @@ def test_health_endpoints_answer_with_a_worker_running(stack):
     assert answer["checks"]["celery_workers"]["status"] == "ok"
 
 
-def test_monitor_script_reports_ok(stack):
+def check_monitor_script_reports_ok(stack: Stack) -> None:
     result = subprocess.run(
         [stack.bin("python"), "scripts/monitor.py", "--check", "health", "--url", stack.url],
         cwd=stack.project, env=stack.env, capture_output=True, text=True, timeout=30, check=False,
@@ -296,7 +293,7 @@ def test_monitor_script_reports_ok(stack):
     assert "OK - healthy" in result.stdout, result.stdout
 
 
-def test_readiness_flips_when_redis_hangs(stack):
+def check_readiness_flips_when_redis_hangs(stack: Stack) -> None:
     """A second web whose Redis accepts connections and never answers is not ready."""
     hanging = HangingServer()
     port = free_port()
@@ -315,8 +312,9 @@ def test_readiness_flips_when_redis_hangs(stack):
         assert json.loads(body)["status"] == "not_ready"
         assert elapsed < HEALTH_CHECK_TIMEOUT + 0.5, f"answered after {elapsed:.2f} s"
     finally:
-        assert web.stop() == 0, web.describe()
+        exit_status = web.stop()
         hanging.stop()
+    assert exit_status == 0, web.describe()
     offenders = [line for line in web.output_lines() if not is_log_line(line)]
     assert not offenders, "\n".join(offenders)
 
@@ -334,8 +332,7 @@ def exception_text(event: dict) -> str:
     return " ".join(f"{value.get('type')}: {value.get('value')}" for value in values)
 
 
-def test_view_and_task_errors_reach_bugsink_without_secrets(stack):
-    stack.require_running()
+def check_errors_reach_bugsink_without_secrets(stack: Stack) -> None:
     view_request_id = f"e2e-view-{uuid.uuid4().hex[:12]}"
     body = json.dumps({"email": SECRETS["email"], "password": SECRETS["password"]}).encode()
     status, headers, _ = http(
@@ -387,8 +384,7 @@ def test_view_and_task_errors_reach_bugsink_without_secrets(stack):
 # --- correlation, webhook path --------------------------------------------------------
 
 
-def test_request_id_follows_an_order_into_the_worker(stack):
-    stack.require_running()
+def check_request_id_follows_an_order_into_the_worker(stack: Stack) -> None:
     request_id = f"e2e-order-{uuid.uuid4().hex[:12]}"
     status, _, body = http(
         "POST", f"{stack.url}/orders/", b'{"amount": "12.50"}',
@@ -418,8 +414,7 @@ def test_request_id_follows_an_order_into_the_worker(stack):
     assert json.loads(body)["status"] == "processed"
 
 
-def test_signed_sentry_webhook_reaches_slack_through_the_worker(stack):
-    stack.require_running()
+def check_signed_webhook_reaches_slack_through_the_worker(stack: Stack) -> None:
     title = f"e2e alert {uuid.uuid4().hex[:8]}"
     payload = {
         "action": "triggered",
@@ -480,10 +475,8 @@ def position(process: Process, message: str, **fields: object) -> int:
     return found[0]
 
 
-@pytest.fixture(scope="module")
-def shutdown(stack) -> Shutdown:
+def stop_during_in_flight_work(stack: Stack) -> Shutdown:
     """SIGTERM the worker while a task runs, then gunicorn while a request runs."""
-    stack.require_running()
     status, _, body = http("POST", f"{stack.url}/e2e/slow-task/", b"")
     assert status == 202, body
     task_id = json.loads(body)["task_id"]
@@ -500,7 +493,7 @@ def shutdown(stack) -> Shutdown:
     return Shutdown(worker_status, json.loads(slow_task), web_status, (status, body), beat_status)
 
 
-def test_sigterm_lets_in_flight_work_finish(stack, shutdown):
+def check_sigterm_lets_in_flight_work_finish(stack: Stack, shutdown: Shutdown) -> None:
     assert position(stack.worker, "worker: warm shutdown") < position(
         stack.worker, "slow task finished"
     )
@@ -523,7 +516,7 @@ def is_log_line(line: str) -> bool:
     return isinstance(record, dict) and record.keys() >= LOG_FIELDS
 
 
-def test_every_output_line_is_a_json_log_record(stack, shutdown):
+def check_every_output_line_is_a_json_log_record(stack: Stack) -> None:
     offenders, counts = [], {}
     for process in (stack.web, stack.worker, stack.beat):
         lines = process.output_lines()
@@ -535,3 +528,16 @@ def test_every_output_line_is_a_json_log_record(stack, shutdown):
     assert {line["release"] for line in lines} == {RELEASE}
     assert {line["environment"] for line in lines} == {"production"}
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", line["timestamp"]) for line in lines)
+
+
+def test_the_default_render_runs_like_production(stack):
+    """One test, steps in order: they share one stack, which the last steps shut down."""
+    check_health_endpoints_with_a_worker_running(stack)
+    check_monitor_script_reports_ok(stack)
+    check_readiness_flips_when_redis_hangs(stack)
+    check_errors_reach_bugsink_without_secrets(stack)
+    check_request_id_follows_an_order_into_the_worker(stack)
+    check_signed_webhook_reaches_slack_through_the_worker(stack)
+    shutdown = stop_during_in_flight_work(stack)
+    check_sigterm_lets_in_flight_work_finish(stack, shutdown)
+    check_every_output_line_is_a_json_log_record(stack)
