@@ -98,6 +98,7 @@ E2E_PACKAGE = {
 
         logger = logging.getLogger(__name__)
 
+
         @csrf_exempt
         def view_error(request):
             request.body  # read like any view handling a form would
@@ -240,6 +241,8 @@ def stack(cookies_session, tmp_path_factory) -> Iterator[Stack]:
             stack.process("migrate", stack.command("release")),
             stack.process("collectstatic", [stack.bin("python"), *COLLECTSTATIC]),
         ]
+        for step in release:
+            cleanup.callback(step.stop)
         stack.bugsink = Bugsink(tmp_path_factory.mktemp("bugsink")).start()
         cleanup.callback(stack.bugsink.stop)
         for step in release:
