@@ -20,7 +20,7 @@ demo: $(STAMP)  ## Render with defaults, install, migrate, serve briefly, print 
 	PYTHONPATH=scripts $(PYTHON) scripts/demo.py
 
 test: $(STAMP)  ## Full template test suite
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS)
 
 test-fast: $(STAMP)  ## Everything but the slow install-and-run tests
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e"

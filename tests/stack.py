@@ -11,10 +11,12 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from venvs import venv_with
@@ -92,6 +94,14 @@ class Process:
             if path.exists():
                 lines += [line for line in path.read_text().splitlines() if line.strip()]
         return lines
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the process to end by itself; kill it after timeout. The exit status."""
+        assert self.popen is not None
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return self.stop(signal.SIGKILL)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         """Send sig and wait; kill after timeout. Returns the exit status."""
@@ -186,3 +196,59 @@ class Bugsink:
             for summary in self._get(f"events/?issue={issue['id']}")["results"]:
                 events.append(self._get(f"events/{summary['id']}/"))
         return events
+
+
+class StubServer:
+    """An HTTP server on loopback that answers 200 "ok" and keeps what was POSTed.
+
+    Stands in for a Slack incoming webhook (or any JSON receiver).
+    """
+
+    def __init__(self) -> None:
+        received: list[tuple[str, dict[str, str], bytes]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                received.append((self.path, dict(self.headers), self.rfile.read(length)))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.received = received
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HangingServer:
+    """Accepts TCP connections on loopback and never answers: a hung dependency."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:  # closed by stop()
+                return
+            self.connections.append(connection)
+
+    def stop(self) -> None:
+        self.sock.close()
+        for connection in self.connections:
+            connection.close()

@@ -26,6 +26,17 @@ from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# A request running longer than `timeout` seconds gets its worker killed and replaced.
+# On SIGTERM, requests in flight get `graceful_timeout` seconds to finish: keep the
+# platform's stop timeout above it (40 s in deploy/). Workers are replaced after
+# max_requests (plus jitter, so they don't all restart at once) to bound slow leaks.
+timeout = 30
+graceful_timeout = 30
+max_requests = 1000
+max_requests_jitter = 100
+# gunicorn >= 25.1 opens a control socket in $XDG_RUNTIME_DIR or ~/.gunicorn, one path
+# shared by every gunicorn of the user; nothing here uses it (older versions ignore this).
+control_socket_disable = True
 
 logconfig_dict = build_logging(
     level=os.environ.get("LOG_LEVEL", "INFO"),

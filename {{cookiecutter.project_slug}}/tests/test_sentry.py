@@ -499,6 +499,7 @@ def test_scrubber_masks_secret_keys_everywhere():
         "text": "<WSGIRequest: GET '/x/?page=1&api_key=h'>",
         "plain": "page=1",
         "email": "ada@example.com",
+        "vars": {"customer": "'ada@example.com'", "node": "celery@worker-1"},
     }
     scrubbed = Scrubber(allow_pii=False).scrub(data)
     assert scrubbed == {
@@ -508,10 +509,10 @@ def test_scrubber_masks_secret_keys_everywhere():
         "text": f"<WSGIRequest: GET '/x/?page=1&api_key={FILTERED}'>",
         "plain": "page=1",
         "email": FILTERED,
+        "vars": {"customer": f"'{FILTERED}'", "node": "celery@worker-1"},
     }
-    assert Scrubber(allow_pii=True).scrub({"email": "ada@example.com"}) == {
-        "email": "ada@example.com"
-    }
+    kept = {"email": "ada@example.com", "vars": {"customer": "'ada@example.com'"}}
+    assert Scrubber(allow_pii=True).scrub(kept) == kept
 
 
 def test_before_send_drops_probe_errors_and_keeps_the_rest():

@@ -11,11 +11,15 @@ process that uses the Celery app (web, worker, beat).
   and formats, so the worker and beat log through LOGGING (logs.py);
 - celeryd_init: with JSON logs the worker skips its start banner (a print, not
   a log record), as `--quiet` does. `celery beat` prints one too: run it with
-  `celery -A config.celery_app --quiet beat`.
+  `celery -A config.celery_app --quiet beat`;
+- worker_ready / worker_shutting_down: with JSON logs, the notice Celery prints
+  on SIGTERM or SIGQUIT ("worker: Warm shutdown (MainProcess)") becomes a log
+  record.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Task
@@ -25,6 +29,8 @@ from celery.signals import (
     setup_logging,
     task_postrun,
     task_prerun,
+    worker_ready,
+    worker_shutting_down,
 )
 from structlog.contextvars import bind_contextvars, clear_contextvars, reset_contextvars
 
@@ -35,6 +41,8 @@ from .context import (
     current_request_id,
     valid_request_id,
 )
+
+logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "request_id"
 # Where task_prerun keeps what task_postrun restores, on the task's request.
@@ -57,6 +65,30 @@ def skip_banner_with_json_logs(instance: Any, **kwargs: Any) -> None:
 
     if settings.LOG_FORMAT == "json":
         instance.quiet = True
+
+
+@worker_ready.connect
+def quiet_shutdown_notices(sender: Any, **kwargs: Any) -> None:
+    """Install Celery's SIGTERM/SIGQUIT handlers again, without their print.
+
+    They are installed after every start-up signal but this one (sent by the
+    main process, where signal handlers live); log_shutdown says it instead.
+    """
+    from celery.apps.worker import install_worker_term_handler, install_worker_term_hard_handler
+    from django.conf import settings
+
+    if settings.LOG_FORMAT == "json":
+        install_worker_term_handler(sender.controller, verbose=False)
+        install_worker_term_hard_handler(sender.controller, verbose=False)
+
+
+@worker_shutting_down.connect
+def log_shutdown(sig: str, how: str, exitcode: int, **kwargs: Any) -> None:
+    logger.info(
+        "worker: %s shutdown",
+        how.lower(),
+        extra={"signal": sig, "exitcode": exitcode},
+    )
 
 
 @before_task_publish.connect

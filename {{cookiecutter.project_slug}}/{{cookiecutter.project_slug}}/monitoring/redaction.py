@@ -38,7 +38,7 @@ _SECRET_PAIR = re.compile(
     r"(\"[^\"]*\"|'[^']*'|[^\s&,;\"'\]\)]+)",  # the value, quoted or bare
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+EMAIL_ADDRESS = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 _URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^/\s@]+@")
 
 
@@ -53,7 +53,7 @@ def redact_text(text: str) -> str:
     """Replace e-mail addresses and inline credentials in free text."""
     if "@" in text:
         text = _URL_PASSWORD.sub(rf"\1{FILTERED}@", text)
-        text = _EMAIL.sub(FILTERED, text)
+        text = EMAIL_ADDRESS.sub(FILTERED, text)
     if "=" in text or ":" in text:
         text = _SECRET_PAIR.sub(rf"\1{FILTERED}", text)
     return text

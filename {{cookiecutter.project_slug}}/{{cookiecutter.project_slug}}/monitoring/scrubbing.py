@@ -4,7 +4,8 @@ Works on plain JSON-like data: dicts, lists, tuples and strings. A key is secret
 when, lower-cased with "-" read as "_", it contains one of SECRET_KEY_PARTS, so
 "Authorization", "X-Api-Key", "HTTP_COOKIE" and "new_password" all match.
 Strings are searched for `name=value` pairs (query strings, form bodies, the
-repr of a Django request) whose name is secret.
+repr of a Django request) whose name is secret and, unless personal data is
+allowed, for e-mail addresses (a task argument or a local variable holding one).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+
+from .redaction import EMAIL_ADDRESS
 
 FILTERED = "[Filtered]"
 SECRET_KEY_PARTS = (
@@ -95,8 +98,11 @@ class Scrubber:
                 value[:] = items
                 return value
             return tuple(items)
-        if isinstance(value, str) and "=" in value:
-            return self.scrub_pairs(value)
+        if isinstance(value, str):
+            if "=" in value:
+                value = self.scrub_pairs(value)
+            if "@" in value and not self.allow_pii:
+                value = EMAIL_ADDRESS.sub(FILTERED, value)
         return value
 
     def scrub_pairs(self, text: str) -> str:

@@ -1,0 +1,177 @@
+"""Deploy artifacts of the default render, read and run without a container engine.
+
+No Docker engine here: the Dockerfile and compose.yaml are parsed for the properties
+deployments rely on, the entry point runs under `sh` with a stand-in `python`, and
+every deploy target is checked to run the Procfile's commands (the ones the
+end-to-end test runs). The wheel check proves pyproject's package selection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+
+@pytest.fixture(scope="module")
+def project(cookies_session) -> Path:
+    result = cookies_session.bake()
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
+def procfile(project: Path) -> dict[str, list[str]]:
+    lines = (project / "Procfile").read_text().splitlines()
+    entries = (line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
+    return {name.strip(): shlex.split(command) for name, command in entries}
+
+
+def dockerfile_instructions(project: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = (project / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    return [
+        (parts[0].upper(), parts[1] if len(parts) > 1 else "")
+        for parts in (line.strip().split(None, 1) for line in joined.splitlines())
+        if parts
+    ]
+
+
+def exec_form(arguments: str) -> list[str]:
+    return json.loads(arguments)
+
+
+def test_dockerfile_builds_a_small_non_root_image_with_a_health_check(project):
+    instructions = dockerfile_instructions(project)
+    stages = [i for i, (name, _) in enumerate(instructions) if name == "FROM"]
+    assert len(stages) >= 2, "multi-stage build expected"
+    assert all("-slim" in instructions[i][1] for i in stages)
+    runtime = instructions[stages[-1] :]
+    by_name: dict[str, list[str]] = {}
+    for name, arguments in runtime:
+        by_name.setdefault(name, []).append(arguments)
+
+    # Only the build stage's venv is copied in: no compiler or dev tools at run time.
+    assert any(arguments.startswith("--from=") for arguments in by_name["COPY"])
+    [user] = by_name["USER"]
+    assert re.fullmatch(r"[1-9]\d*(:\d+)?", user), f"USER {user} is not a numeric non-root id"
+    assert runtime.index(("USER", user)) > max(
+        i for i, (name, _) in enumerate(runtime) if name == "RUN"
+    ), "USER comes after every RUN"
+    [healthcheck] = by_name["HEALTHCHECK"]
+    assert "/health/live/" in healthcheck and "CMD" in healthcheck
+    assert "RELEASE_VERSION" in " ".join(by_name["ARG"])
+    assert re.search(r"\bRELEASE_VERSION=\$\{?RELEASE_VERSION\}?", " ".join(by_name["ENV"]))
+    assert "DJANGO_SETTINGS_MODULE=config.settings.production" in " ".join(by_name["ENV"])
+    assert exec_form(by_name["ENTRYPOINT"][-1]) == ["/app/docker-entrypoint.sh"]
+    assert exec_form(by_name["CMD"][-1]) == procfile(project)["web"]
+
+    ignored = (project / ".dockerignore").read_text().split()
+    assert {".env", ".venv", ".git"} <= set(ignored)
+
+
+def test_compose_waits_for_healthy_services_and_reads_dot_env(project):
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"web", "worker", "beat", "postgres", "redis"} <= services.keys()
+    for name in ("postgres", "redis", "worker"):
+        assert services[name]["healthcheck"]["test"], name
+    # web uses the image's HEALTHCHECK; beat serves no HTTP, so it must not inherit it.
+    assert "healthcheck" not in services["web"]
+    assert services["beat"]["healthcheck"] == {"disable": True}
+
+    commands = procfile(project)
+    for name in ("web", "worker", "beat"):
+        service = services[name]
+        assert service["env_file"] in (".env", [".env"]), name
+        depends = service["depends_on"]
+        assert depends["redis"] == {"condition": "service_healthy"}, name
+        for dependency, rule in depends.items():
+            assert rule["condition"] in ("service_healthy", "service_completed_successfully")
+            assert dependency in services
+        if name != "web":  # web runs the image's CMD (checked against the Procfile above)
+            assert service["command"][: len(commands[name])] == commands[name], name
+    for name in ("web", "worker"):
+        assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+
+
+def test_every_deploy_target_runs_the_procfile_commands(project):
+    """systemd units and Kubernetes manifests start what the Procfile (and the e2e) runs."""
+    commands = procfile(project)
+    targets = {
+        f"systemd {name}": shlex.split(
+            re.search(r"^ExecStart=(.+)$", path.read_text(), re.MULTILINE).group(1)
+        )
+        for name in ("web", "worker", "beat")
+        for path in [project / "deploy" / "systemd" / f"{name}.service"]
+    }
+    for name in ("worker", "beat"):
+        manifest = yaml.safe_load((project / "deploy" / "k8s" / f"{name}.yaml").read_text())
+        [container] = manifest["spec"]["template"]["spec"]["containers"]
+        targets[f"k8s {name}"] = container["command"]
+    for target, argv in targets.items():
+        name = target.split()[-1]
+        expected = commands[name]
+        assert [Path(argv[0]).name, *argv[1 : len(expected)]] == expected, target
+
+
+def run_entrypoint(project: Path, tmp_path: Path, **env: str) -> tuple[int, str, list[str]]:
+    """Run docker-entrypoint.sh with sh; `python` is a stand-in that records its arguments."""
+    calls = tmp_path / "python-calls"
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir(exist_ok=True)
+    fake_python = fake_bin / "python"
+    fake_python.write_text(
+        f'#!/bin/sh\necho "$*" >> {shlex.quote(str(calls))}\nexit "${{FAKE_STATUS:-0}}"\n'
+    )
+    fake_python.chmod(0o755)
+    result = subprocess.run(
+        ["sh", "docker-entrypoint.sh", "echo", "command", "ran"],
+        cwd=project,
+        env={"PATH": f"{fake_bin}:{os.environ['PATH']}", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    recorded = calls.read_text().splitlines() if calls.exists() else []
+    calls.unlink(missing_ok=True)
+    return result.returncode, result.stdout, recorded
+
+
+def test_entrypoint_migrates_only_when_asked(project, tmp_path):
+    assert run_entrypoint(project, tmp_path) == (0, "command ran\n", [])
+    assert run_entrypoint(project, tmp_path, DJANGO_MIGRATE_ON_START="0")[2] == []
+    status, output, calls = run_entrypoint(project, tmp_path, DJANGO_MIGRATE_ON_START="1")
+    assert (status, output, calls) == (0, "command ran\n", ["manage.py migrate --noinput"])
+    # A failed migration stops the container instead of serving the old schema.
+    status, output, calls = run_entrypoint(
+        project, tmp_path, DJANGO_MIGRATE_ON_START="1", FAKE_STATUS="3"
+    )
+    assert status != 0 and output == "" and calls == ["manage.py migrate --noinput"]
+
+
+def test_the_wheel_holds_every_module_of_config_and_the_package(project, tmp_path):
+    uv = Path(sys.executable).parent / "uv"
+    subprocess.run(
+        [uv, "build", "--wheel", "-q", "--out-dir", tmp_path, project],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    [wheel] = tmp_path.glob("*.whl")
+    packaged = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    sources = {
+        path.relative_to(project).as_posix()
+        for folder in ("config", project.name)
+        for path in (project / folder).rglob("*.py")
+    }
+    assert f"{project.name}/monitoring/health/views.py" in sources
+    assert sources == packaged
