@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .conftest import PROJECT_DIR
+from .loopback import stop_process
 
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
@@ -86,12 +87,7 @@ def gunicorn(env: dict[str, str]) -> Iterator[str]:
         try:
             yield _wait_until_serving(process, log)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def _wait_until_serving(process: subprocess.Popen, log) -> str:

@@ -179,11 +179,7 @@ def gunicorn_app(env: dict[str, str]) -> Iterator[str]:
         _wait_until_live(url, process, log_path)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         listener.close()
         log_path.unlink(missing_ok=True)
 
@@ -200,3 +196,13 @@ def _wait_until_live(url: str, process: subprocess.Popen, log_path: Path) -> Non
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
     raise RuntimeError(f"gunicorn did not answer within 30 s:\n{log_path.read_text()}")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate a server we started; kill it if it doesn't stop within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
