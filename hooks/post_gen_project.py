@@ -17,7 +17,6 @@ from pathlib import Path
 OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "use_sentry": (
         "{{ cookiecutter.project_slug }}/monitoring/sentry.py",
-        "{{ cookiecutter.project_slug }}/monitoring/scrubbing.py",
         "{{ cookiecutter.project_slug }}/monitoring/capture.py",
         "docs/sentry.md",
         "{{ cookiecutter.project_slug }}/monitoring/webhooks.py",

@@ -74,6 +74,16 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate a server we started; kill it if it doesn't stop within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def gunicorn(env: dict[str, str]) -> Iterator[str]:
     """The project served by gunicorn on 127.0.0.1 with `env`; yields its base URL."""
@@ -86,12 +96,7 @@ def gunicorn(env: dict[str, str]) -> Iterator[str]:
         try:
             yield _wait_until_serving(process, log)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def _wait_until_serving(process: subprocess.Popen, log) -> str:

@@ -122,10 +122,6 @@ MIDDLEWARE = [
     # Early: times the whole stack and answers /metrics before any Host check.
     f"{APPS_DIR.name}.monitoring.metrics.middleware.MetricsMiddleware",
 {%- endif %}
-{%- if cookiecutter.use_sentry == "y" %}
-    # Puts the request id on Sentry's scope, right after the middleware that binds it.
-    f"{APPS_DIR.name}.monitoring.sentry.SentryContextMiddleware",
-{%- endif %}
     # Answers the health probes before host validation and the HTTPS redirect (docs/health.md);
     # only request-context middleware belongs above it.
     f"{APPS_DIR.name}.monitoring.health.middleware.HealthProbeMiddleware",

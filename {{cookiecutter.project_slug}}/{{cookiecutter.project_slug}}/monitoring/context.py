@@ -8,8 +8,9 @@ bind them; anything else (error reports, outgoing calls) reads them from here.
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
+from collections.abc import Callable
 
 from structlog.contextvars import get_contextvars
 
@@ -21,6 +22,14 @@ TASK_NAME_KEY = "task_name"
 # it can't forge log lines, inject headers or carry markup.
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
+# Called (no arguments) right after the request middleware binds the request id,
+# by integrations that copy it elsewhere (an error tracker's scope, for one).
+on_request_bound: list[Callable[[], None]] = []
+
+# Version 4 / RFC 4122 variant bits of a uuid4, as in uuid.UUID(version=4).
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
 
 def valid_request_id(value: object) -> str | None:
     """*value* when it is an acceptable request id, else None."""
@@ -29,9 +38,20 @@ def valid_request_id(value: object) -> str | None:
     return None
 
 
+def new_request_id() -> str:
+    """A random uuid4 hex (32 characters).
+
+    From `random` rather than uuid.uuid4()'s os.urandom(): a request id needs to be
+    unique, not unguessable, and the system call releases the GIL, which costs a
+    thread switch whenever a background thread (an SDK's sender) is busy. `random`
+    reseeds itself in forked workers.
+    """
+    return f"{(random.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET:032x}"
+
+
 def request_id_or_new(value: object) -> str:
     """*value* when it is an acceptable request id, else a new uuid4 hex (32 characters)."""
-    return valid_request_id(value) or uuid.uuid4().hex
+    return valid_request_id(value) or new_request_id()
 
 
 def current_request_id() -> str | None:

@@ -15,10 +15,11 @@ context variables and remove secrets and e-mail addresses (redaction.py).
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 import sys
-from datetime import UTC, datetime
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from structlog.contextvars import merge_contextvars
 from structlog.stdlib import ProcessorFormatter
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from .redaction import FILTERED, is_secret_key, redact
+from .redaction import FILTERED, redact
 
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -60,6 +61,9 @@ _FORMATTER_META = ("_record", "_from_structlog")
 # python-json-logger's encoder (datetimes, exceptions, enums, dataclasses, bytes,
 # anything else as str), built once rather than once per line.
 _ENCODER = JsonEncoder(ensure_ascii=False, separators=(",", ":"))
+# The fields JsonLine writes from the record and its settings, in this order.
+_LINE_FIELDS = ("timestamp", "level", "logger", "message", "environment", "release")
+_encode_string = json.encoder.encode_basestring  # C; non-ASCII kept, as in _ENCODER
 _format_exc_info = structlog.processors.format_exc_info
 _render_stack_info = structlog.processors.StackInfoRenderer()
 
@@ -89,11 +93,35 @@ class JsonLine:
     Contract fields first (timestamp and level from the record), then the
     request/task ids bound in context variables, then everything else with
     secrets and e-mail addresses removed; one JSON object, one line.
+
+    Per line, only what changes is computed: the timestamp's date and time are
+    formatted once per second (microseconds appended), and the fields that are
+    the same for every line of a logger at a level (level, logger, environment,
+    release) are encoded once and kept.
     """
 
     def __init__(self, environment: str, release: str) -> None:
-        self.environment = environment
-        self.release = release
+        env_release = _ENCODER.encode({"environment": environment, "release": release})
+        self.suffix = "," + env_release[1:-1]
+        # (second, its text) in one tuple: threads swap it atomically.
+        self._second: tuple[int, str] = (-1, "")
+        self._heads: dict[tuple[str, str], str] = {}
+
+    def timestamp(self, created: float) -> str:
+        second = int(created)
+        cached_second, text = self._second
+        if second != cached_second:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{int((created - second) * 1_000_000):06d}Z"
+
+    def head(self, level: str, logger_name: str) -> str:
+        """`"level":"info","logger":"name","message":` for this level and logger."""
+        text = self._heads.get((level, logger_name))
+        if text is None:
+            text = _ENCODER.encode({"level": level, "logger": logger_name})[1:-1]
+            text = self._heads[(level, logger_name)] = f'{text},"message":'
+        return text
 
     def __call__(self, logger: WrappedLogger, method_name: str, event: EventDict) -> str:
         record: logging.LogRecord = event.pop("_record")
@@ -102,24 +130,29 @@ class JsonLine:
             event = _format_exc_info(logger, method_name, event)
         if "stack_info" in event:
             event = _render_stack_info(logger, method_name, event)
-        timestamp = datetime.fromtimestamp(record.created, UTC).isoformat()
-        line: dict[str, Any] = {
-            "timestamp": timestamp.replace("+00:00", "Z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": redact(event.pop("event", "")),
-            "environment": self.environment,
-            "release": self.release,
-        }
-        merge_contextvars(logger, method_name, line)
+        message = redact(event.pop("event", ""))
+        fields: dict[str, Any] = {}
+        merge_contextvars(logger, method_name, fields)
         for key, value in event.items():
             if key in TRUSTED_FIELDS:
-                line[key] = value
-            elif is_secret_key(key):
-                line[key] = FILTERED
+                fields[key] = value
+            elif redact.is_sensitive(key):
+                fields[key] = FILTERED
             else:
-                line[key] = redact(value)
-        return _ENCODER.encode(line)
+                fields[key] = redact(value)
+        for key in _LINE_FIELDS:  # written above, from the record and settings
+            fields.pop(key, None)
+        line = "".join(
+            (
+                '{"timestamp":"',
+                self.timestamp(record.created),
+                '",',
+                self.head(record.levelname.lower(), record.name),
+                _encode_string(message) if isinstance(message, str) else _ENCODER.encode(message),
+                self.suffix,
+            )
+        )
+        return f"{line},{_ENCODER.encode(fields)[1:]}" if fields else line + "}"
 
 
 def redact_console(logger: WrappedLogger, method_name: str, event: EventDict) -> EventDict:
@@ -129,7 +162,7 @@ def redact_console(logger: WrappedLogger, method_name: str, event: EventDict) ->
         key: value
         if key in TRUSTED_FIELDS or key == "exc_info"
         else FILTERED
-        if is_secret_key(key)
+        if redact.is_sensitive(key)
         else redact(value)
         for key, value in event.items()
     }

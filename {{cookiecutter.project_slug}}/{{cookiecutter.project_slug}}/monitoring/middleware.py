@@ -11,15 +11,21 @@ import logging
 import time
 from collections.abc import Callable
 
-import structlog
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
-from .context import REQUEST_ID_KEY, request_id_or_new
+from .context import REQUEST_ID_KEY, on_request_bound, request_id_or_new
 
-access_logger = structlog.stdlib.get_logger(f"{__package__}.access")
+access_logger = logging.getLogger(f"{__package__}.access")
+# What structlog's ProcessorFormatter.wrap_for_formatter attaches to a record, by
+# level: the access line is handed to the standard library in that form directly
+# (same formatter, same output), without a structlog logger in between.
+_STRUCTLOG_EXTRA = {
+    level: {"_logger": access_logger, "_name": logging.getLevelName(level).lower()}
+    for level in (logging.INFO, logging.WARNING, logging.ERROR)
+}
 
 
 def non_negative_int(name: str, value: object) -> int:
@@ -79,10 +85,12 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         start = time.perf_counter()
-        clear_contextvars()
+        # Bindings end with the request (finally below), so none are left from the last one.
         request_id = request_id_or_new(request.META.get("HTTP_X_REQUEST_ID"))
         bind_contextvars(**{REQUEST_ID_KEY: request_id})
         try:
+            for hook in on_request_bound:
+                hook()
             response = self.get_response(request)
             duration_ms = round((time.perf_counter() - start) * 1000, 2)
             response["X-Request-ID"] = request_id
@@ -100,13 +108,16 @@ class RequestContextMiddleware:
             level = logging.WARNING
         else:
             level = logging.INFO
-        access_logger.log(
-            level,
-            "slow request" if slow else "request",
-            method=request.method,
-            path=request.path,
-            status=status,
-            duration_ms=duration_ms,
-            client_ip=client_ip(request, self.trusted_proxies),
-            **({"slow": True} if slow else {}),
-        )
+        if not access_logger.isEnabledFor(level):
+            return
+        event = {
+            "event": "slow request" if slow else "request",
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "client_ip": client_ip(request, self.trusted_proxies),
+        }
+        if slow:
+            event["slow"] = True
+        access_logger.log(level, event, extra=_STRUCTLOG_EXTRA[level])

@@ -1,9 +1,22 @@
-"""Remove secrets and personal data from anything that leaves the process.
+"""Remove secrets (and, unless allowed, personal data) from anything that leaves the process.
 
-A key that looks like a secret (password, token, api_key, authorization, cookie,
-dsn, ...) has its value replaced, at any depth of dicts, lists and tuples. In
-free text, e-mail addresses, `key=value` / `"key": "value"` pairs of secret keys,
-`Bearer ...` credentials and `user:password@` in URLs are replaced too.
+{% if cookiecutter.use_sentry == "y" -%}
+One set of rules for log lines (logs.py) and Sentry events (sentry.py):
+{%- else -%}
+The rules for log lines (logs.py):
+{%- endif %}
+
+- a key is secret when, lower-cased with "-" read as "_", it contains one of
+  SECRET_KEY_PARTS ("Authorization", "X-Api-Key", "HTTP_COOKIE", "new_password");
+  its value is replaced at any depth of dicts, lists and tuples, and so is the
+  value of a `[name, value]` pair (how WSGI servers and SDKs carry headers);
+- in free text, the values of `name=value` / `name: value` / `"name": "value"`
+  pairs with a secret name (query strings, form bodies, reprs), `Bearer ...`
+  credentials and `user:password@` in URLs are replaced;
+- personal data too unless `allow_pii`: values of PII_KEYS (email, username,
+  ip_address, forwarded-for headers) and e-mail addresses in free text.
+
+Logs never allow personal data{% if cookiecutter.use_sentry == "y" %}; Sentry follows SENTRY_SEND_DEFAULT_PII{% endif %}.
 """
 
 from __future__ import annotations
@@ -17,59 +30,101 @@ FILTERED = "[Filtered]"
 SECRET_KEY_PARTS = (
     "password",
     "passwd",
+    "pwd",
     "secret",
     "token",
     "api_key",
     "apikey",
-    "api-key",
-    "authorization",
-    "cookie",
-    "csrf",
-    "session",
-    "dsn",
+    "access_key",
     "private_key",
+    "dsn",
+    "session",
+    "csrf",
+    "xsrf",
+    "auth",  # authorization, proxy_authorization, auth_header, ...
+    "cookie",
     "credential",
+    "signature",
 )
-_SECRET_WORDS = "|".join(re.escape(part) for part in SECRET_KEY_PARTS)
-# `password=hunter2`, `"token": "abc"`, `Authorization: Bearer abc`, `api_key='x'`
-_SECRET_PAIR = re.compile(
-    r"((?:" + _SECRET_WORDS + r")[\w-]*[\"']?\s*[:=]\s*)"  # the key and its separator
-    r"(?:(?:bearer|basic|token)\s+)?"  # an authorization scheme is kept out of the value
-    r"(\"[^\"]*\"|'[^']*'|[^\s&,;\"'\]\)]+)",  # the value, quoted or bare
+PII_KEYS = frozenset(
+    {
+        "email",
+        "e_mail",
+        "username",
+        "ip_address",
+        "remote_addr",
+        "http_x_forwarded_for",
+        "x_forwarded_for",
+        "http_x_real_ip",
+        "x_real_ip",
+    }
+)
+_SECRET_RE = re.compile("|".join(map(re.escape, SECRET_KEY_PARTS)))
+# `password=hunter2`, `"token": "abc"`, `Authorization: Bearer abc`, `api_key='x'`: the
+# name, its separator, an authorization scheme kept out of the value, the value.
+_PAIR_RE = re.compile(
+    r"(?P<name>[\w.\-\[\]]+)(?P<separator>[\"']?\s*[:=]\s*)"
+    r"(?P<scheme>(?:bearer|basic|token)\s+)?"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&,;\"'<>\]\)]+)",
     re.IGNORECASE,
 )
-EMAIL_ADDRESS = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
-_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^/\s@]+@")
+_EMAIL_RE = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+_URL_PASSWORD_RE = re.compile(r"(://[^/\s:@]+:)[^/\s@]+@")
 
 
-@lru_cache(maxsize=1024)
+def normalise_key(key: str) -> str:
+    return key.lower().replace("-", "_")
+
+
+# Cached: the same header, variable and field names come back in every line and event.
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    """True for keys such as `password`, `HTTP_AUTHORIZATION`, `X-Api-Key`, `database_dsn`."""
-    lowered = key.lower()
-    return any(part in lowered for part in SECRET_KEY_PARTS)
+    return _SECRET_RE.search(normalise_key(key)) is not None
 
 
-def redact_text(text: str) -> str:
-    """Replace e-mail addresses and inline credentials in free text."""
-    if "@" in text:
-        text = _URL_PASSWORD.sub(rf"\1{FILTERED}@", text)
-        text = EMAIL_ADDRESS.sub(FILTERED, text)
-    if "=" in text or ":" in text:
-        text = _SECRET_PAIR.sub(rf"\1{FILTERED}", text)
-    return text
+@lru_cache(maxsize=4096)
+def is_pii_key(key: str) -> bool:
+    return normalise_key(key) in PII_KEYS
 
 
-def redact(value: Any) -> Any:
-    """A copy of *value* with secret keys and sensitive text replaced."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, dict):
-        return {
-            key: FILTERED if isinstance(key, str) and is_secret_key(key) else redact(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(redact(item) for item in value)
-    return value
+class Redactor:
+    """Return copies of values with secret values replaced; personal data too unless allowed."""
+
+    def __init__(self, *, allow_pii: bool = False) -> None:
+        self.allow_pii = allow_pii
+
+    def is_sensitive(self, key: str) -> bool:
+        return is_secret_key(key) or (not self.allow_pii and is_pii_key(key))
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {
+                key: FILTERED if isinstance(key, str) and self.is_sensitive(key) else self(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list | tuple):
+            if len(value) == 2 and isinstance(value[0], str) and self.is_sensitive(value[0]):
+                return type(value)((value[0], FILTERED))
+            return type(value)(self(item) for item in value)
+        return value
+
+    def text(self, text: str) -> str:
+        """Replace inline credentials (and e-mail addresses unless allowed) in free text."""
+        if "@" in text:
+            text = _URL_PASSWORD_RE.sub(rf"\1{FILTERED}@", text)
+            if not self.allow_pii:
+                text = _EMAIL_RE.sub(FILTERED, text)
+        if "=" in text or ":" in text:
+            text = _PAIR_RE.sub(self._replace_pair, text)
+        return text
+
+    def _replace_pair(self, match: re.Match[str]) -> str:
+        if not self.is_sensitive(match["name"]) or match["value"] in ("", '""', "''"):
+            return match[0]
+        return f"{match['name']}{match['separator']}{match['scheme'] or ''}{FILTERED}"
+
+
+# Log lines: secrets and personal data, always.
+redact = Redactor(allow_pii=False)

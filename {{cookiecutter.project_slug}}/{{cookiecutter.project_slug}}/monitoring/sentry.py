@@ -8,7 +8,8 @@ Without SENTRY_DSN nothing is initialised and the SDK's functions are no-ops.
 What leaves the process is limited twice: the SDK's `data_collection` option stops
 integrations from collecting cookies, sensitive headers and query parameters (and
 user data unless PII is allowed), then before_send / before_send_transaction run
-our Scrubber over the whole event (bodies, frame variables, breadcrumbs, spans).
+our Redactor (redaction.py, the log lines' rules too) over the whole event (bodies,
+frame variables, breadcrumbs, spans).
 See docs/sentry.md.
 """
 
@@ -23,14 +24,15 @@ import sentry_sdk
 import structlog
 from celery.signals import task_prerun
 from django.conf import settings
-from django.core.exceptions import DisallowedHost, MiddlewareNotUsed, PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost, PermissionDenied
+from django.http import Http404
 from sentry_sdk.integrations.celery import CeleryIntegration
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 from sentry_sdk.integrations.redis import RedisIntegration
 
-from .scrubbing import Scrubber
+from .context import on_request_bound
+from .redaction import Redactor
 
 # Requests to these paths never become events or transactions (probes, scrapers).
 UNMONITORED_PATH_PREFIXES = ("/health/", "/metrics")
@@ -58,13 +60,17 @@ def init_sentry() -> bool:
         ignore_logger(name)
     # After the correlation receivers (connected when config.celery_app is imported).
     task_prerun.connect(tag_scope_from_context, weak=False)
+    # Requests: called by RequestContextMiddleware once the request id is bound (a
+    # hook rather than a middleware of its own: each middleware costs every request).
+    if tag_scope_from_context not in on_request_bound:
+        on_request_bound.append(tag_scope_from_context)
     return True
 
 
 def tag_scope_from_context(**kwargs: object) -> None:
     """Tag the current request's or task's scope with the ids bound for its logs.
 
-    Runs once they are bound (SentryContextMiddleware, task_prerun), so the
+    Runs once they are bound (RequestContextMiddleware's hook, task_prerun), so the
     transaction gets them too: it finishes after the ids are unbound again.
     """
     bound = structlog.contextvars.get_contextvars()
@@ -74,23 +80,10 @@ def tag_scope_from_context(**kwargs: object) -> None:
             scope.set_tag(name, str(bound[name]))
 
 
-class SentryContextMiddleware:
-    """Tags each request's scope; goes right after the middleware binding the request id."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        if not sentry_sdk.get_client().is_active():
-            raise MiddlewareNotUsed("Sentry is off (no SENTRY_DSN).")
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        tag_scope_from_context()
-        return self.get_response(request)
-
-
 def build_options() -> dict[str, Any]:
     """The keyword arguments of sentry_sdk.init, from settings."""
     allow_pii = settings.SENTRY_SEND_DEFAULT_PII
-    scrubber = Scrubber(allow_pii=allow_pii)
+    redactor = Redactor(allow_pii=allow_pii)
     header_terms = HEADER_DENY_TERMS + ([] if allow_pii else PII_HEADER_TERMS)
     return {
         "dsn": settings.SENTRY_DSN,
@@ -128,8 +121,8 @@ def build_options() -> dict[str, Any]:
             "database_query_data": False,
             "queues": allow_pii,
         },
-        "before_send": partial(before_send, scrubber=scrubber),
-        "before_send_transaction": partial(before_send, scrubber=scrubber),
+        "before_send": partial(before_send, redactor=redactor),
+        "before_send_transaction": partial(before_send, redactor=redactor),
         "ignore_errors": [KeyboardInterrupt, Http404, PermissionDenied, DisallowedHost],
     }
 
@@ -149,7 +142,7 @@ def make_traces_sampler(rate: float) -> Callable[[dict[str, Any]], float]:
 
 
 def before_send(
-    event: dict[str, Any], hint: dict[str, Any], *, scrubber: Scrubber
+    event: dict[str, Any], hint: dict[str, Any], *, redactor: Redactor
 ) -> dict[str, Any] | None:
     """Drop probe noise, tag the event with the request/task id, scrub it."""
     url = event.get("request", {}).get("url", "")
@@ -162,13 +155,13 @@ def before_send(
         if bound.get(name) and name not in tags:
             tags[name] = str(bound[name])
     user = event.get("user")
-    if isinstance(user, dict) and not scrubber.allow_pii:
+    if isinstance(user, dict) and not redactor.allow_pii:
         # Identify users by id only: drop rather than mask the personal fields.
         for field in ("email", "username", "ip_address", "name"):
             user.pop(field, None)
     for key, value in event.items():
         if key not in SDK_FIELDS:
-            event[key] = scrubber.scrub(value)
+            event[key] = redactor(value)
     return event
 
 

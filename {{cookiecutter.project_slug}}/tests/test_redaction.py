@@ -1,0 +1,66 @@
+"""The one set of redaction rules, as log lines and error reports use it."""
+
+from {{ cookiecutter.project_slug }}.monitoring.redaction import (
+    FILTERED,
+    Redactor,
+    redact,
+)
+
+
+def test_secret_keys_are_masked_at_any_depth_and_in_header_pairs():
+    data = {
+        "headers": {"Authorization": "Bearer a", "X-Api-Key": "b", "Accept": "json"},
+        "env": {"HTTP_COOKIE": "c", "QUERY_STRING": "page=1&access_token=d"},
+        "list": [{"new_password": "e"}, ["Set-Cookie", "f"], ("X-CSRFToken", "g")],
+        "text": "<WSGIRequest: GET '/x/?page=1&api_key=h'>",
+        "plain": "page=1",
+        "count": 3,
+    }
+    expected = {
+        "headers": {"Authorization": FILTERED, "X-Api-Key": FILTERED, "Accept": "json"},
+        "env": {"HTTP_COOKIE": FILTERED, "QUERY_STRING": f"page=1&access_token={FILTERED}"},
+        "list": [{"new_password": FILTERED}, ["Set-Cookie", FILTERED], ("X-CSRFToken", FILTERED)],
+        "text": f"<WSGIRequest: GET '/x/?page=1&api_key={FILTERED}'>",
+        "plain": "page=1",
+        "count": 3,
+    }
+    for redactor in (redact, Redactor(allow_pii=True)):
+        assert redactor(data) == expected
+    # A copy: what the caller passed is left as it was.
+    assert data["headers"]["Authorization"] == "Bearer a"
+
+
+def test_inline_credentials_in_free_text():
+    assert redact("Authorization: Bearer abc123 sent") == f"Authorization: Bearer {FILTERED} sent"
+    assert redact('{"token": "abc", "id": 4}') == '{"token": ' + FILTERED + ', "id": 4}'
+    assert redact("password=hunter2&next=/") == f"password={FILTERED}&next=/"
+    assert redact("db at postgres://app:pw@db:5432/app") == (
+        f"db at postgres://app:{FILTERED}@db:5432/app"
+    )
+    # Nothing to hide: text comes back unchanged.
+    for text in ("GET /orders/ 200", "at 12:30, ratio=0.5", "empty password=", ""):
+        assert redact(text) == text
+
+
+def test_personal_data_is_masked_unless_allowed():
+    data = {
+        "email": "ada@example.com",
+        "username": "ada",
+        "note": "mail ada@example.com",
+        # A task argument as a frame variable's repr; a Celery node name is no address.
+        "vars": {"customer": "'ada@example.com'", "node": "celery@worker-1"},
+        "id": 7,
+    }
+    assert redact(data) == {
+        "email": FILTERED,
+        "username": FILTERED,
+        "note": f"mail {FILTERED}",
+        "vars": {"customer": f"'{FILTERED}'", "node": "celery@worker-1"},
+        "id": 7,
+    }
+    assert Redactor(allow_pii=True)(data) == data
+    # Secrets stay masked either way.
+    assert Redactor(allow_pii=True)({"X-Forwarded-For": "1.2.3.4", "session_id": "s"}) == {
+        "X-Forwarded-For": "1.2.3.4",
+        "session_id": FILTERED,
+    }
