@@ -1,5 +1,7 @@
 """The one set of redaction rules, as log lines and error reports use it."""
 
+import pytest
+
 from {{ cookiecutter.project_slug }}.monitoring.redaction import (
     FILTERED,
     Redactor,
@@ -64,3 +66,16 @@ def test_personal_data_is_masked_unless_allowed():
         "X-Forwarded-For": "1.2.3.4",
         "session_id": FILTERED,
     }
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["Authorization", "HTTP_AUTHORIZATION", "proxy-authorization", "authorisation", "oauth"],
+)
+def test_auth_names_are_secret(key):
+    assert redact({key: "v"}) == {key: FILTERED}
+
+
+@pytest.mark.parametrize("key", ["author", "authored_by", "authority", "book_author"])
+def test_author_names_are_not_secret(key):
+    assert redact({key: "Ada"}) == {key: "Ada"}

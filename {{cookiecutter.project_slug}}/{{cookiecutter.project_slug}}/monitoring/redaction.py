@@ -59,7 +59,13 @@ PII_KEYS = frozenset(
         "x_real_ip",
     }
 )
-_SECRET_RE = re.compile("|".join(map(re.escape, SECRET_KEY_PARTS)))
+# "auth" is a secret unless it starts "author" (author, authored_by, authority), except
+# "authoriz"/"authoris" (authorization).
+_SECRET_RE = re.compile(
+    "|".join(
+        r"auth(?!or(?!i[sz]))" if part == "auth" else re.escape(part) for part in SECRET_KEY_PARTS
+    )
+)
 # `password=hunter2`, `"token": "abc"`, `Authorization: Bearer abc`, `api_key='x'`: the
 # name, its separator, an authorization scheme kept out of the value, the value.
 _PAIR_RE = re.compile(
