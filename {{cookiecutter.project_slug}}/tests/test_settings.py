@@ -13,15 +13,18 @@ PRODUCTION_ENV = {
 }
 
 
-def test_local_settings_need_no_services(tmp_path):
-    code = (
-        "from django.conf import settings as s;"
-        "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'],"
-        " s.CELERY_TASK_ALWAYS_EAGER)"
-    )
-    result = run_manage("shell", "--no-imports", "-c", code, env=clean_env())
+def settings_values(env: dict[str, str], *expressions: str) -> list[str]:
+    """Evaluate `s.<expression>` on the settings a fresh process loads with `env`."""
+    values = ", ".join(f"s.{expression}" for expression in expressions)
+    code = f"from django.conf import settings as s; print({values}, sep='\\n')"
+    result = run_manage("shell", "--no-imports", "-c", code, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
+    return result.stdout.splitlines()
+
+
+def test_local_settings_need_no_services():
+    services = ("DATABASES['default']['ENGINE']", "CACHES['default']['BACKEND']")
+    assert settings_values(clean_env(), *services, "CELERY_TASK_ALWAYS_EAGER") == [
         "django.db.backends.sqlite3",
         "django.core.cache.backends.locmem.LocMemCache",
         "True",
@@ -29,18 +32,13 @@ def test_local_settings_need_no_services(tmp_path):
 
 
 def test_local_settings_use_services_when_set():
-    code = (
-        "from django.conf import settings as s;"
-        "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'],"
-        " s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BROKER_URL)"
-    )
     env = clean_env(
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
         REDIS_URL="redis://127.0.0.1:6379/4",
     )
-    result = run_manage("shell", "--no-imports", "-c", code, env=env)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
+    services = ("DATABASES['default']['ENGINE']", "CACHES['default']['BACKEND']")
+    values = settings_values(env, *services, "CELERY_TASK_ALWAYS_EAGER", "CELERY_BROKER_URL")
+    assert values == [
         "django.db.backends.postgresql",
         "django.core.cache.backends.redis.RedisCache",
         "False",
@@ -80,14 +78,9 @@ def test_production_passes_deploy_checks():
 
 
 def test_email_comes_from_one_url():
-    code = (
-        "from django.conf import settings as s;"
-        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_USE_TLS)"
-    )
     env = clean_env(**PRODUCTION_ENV, EMAIL_URL="smtp+tls://alerts:pa%40ss@mail.example.com:587")
-    result = run_manage("shell", "--no-imports", "-c", code, env=env)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
+    email = ("EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_USE_TLS")
+    assert settings_values(env, *email) == [
         "django.core.mail.backends.smtp.EmailBackend",
         "mail.example.com",
         "587",
@@ -97,6 +90,6 @@ def test_email_comes_from_one_url():
 
 
 def test_local_settings_print_emails_until_a_server_is_set():
-    code = "from django.conf import settings as s; print(s.EMAIL_BACKEND)"
-    result = run_manage("shell", "--no-imports", "-c", code, env=clean_env())
-    assert result.stdout.strip() == "django.core.mail.backends.console.EmailBackend"
+    assert settings_values(clean_env(), "EMAIL_BACKEND") == [
+        "django.core.mail.backends.console.EmailBackend"
+    ]
