@@ -155,6 +155,12 @@ def celery_worker_log(celery_worker: subprocess.Popen, worker_queue: str) -> Pat
     return worker_log_path(worker_queue)
 
 
+@pytest.fixture
+def inline_tasks(monkeypatch):
+    """Tasks run in the test process, even after a session worker switched that off."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+
+
 def _wait_for_worker(process: subprocess.Popen, queue: str, log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

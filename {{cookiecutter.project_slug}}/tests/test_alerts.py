@@ -153,15 +153,6 @@ def test_an_alert_without_enabled_channels_goes_nowhere():
 
 
 @pytest.fixture
-def inline_tasks():
-    """Tasks run in the test process, even after a session worker switched that off."""
-    conf = deliver_alert.app.conf
-    previous, conf.task_always_eager = conf.task_always_eager, True
-    yield
-    conf.task_always_eager = previous
-
-
-@pytest.fixture
 def eager_like_local_development(inline_tasks):
     """Inline as without a broker: retries run at once and are not raised to the caller."""
     conf = deliver_alert.app.conf

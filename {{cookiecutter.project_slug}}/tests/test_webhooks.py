@@ -20,9 +20,6 @@ from {{ cookiecutter.project_slug }}.monitoring.alerts import (
     Alert,
     Severity,
 )
-from {{ cookiecutter.project_slug }}.monitoring.tasks import (
-    dispatch_alert,
-)
 from {{ cookiecutter.project_slug }}.monitoring.webhooks import (
     MAX_BODY_BYTES,
     parse_alert,
@@ -34,15 +31,6 @@ from .loopback import closed_port_url
 
 SECRET = "test-webhook-secret-0123456789"
 URL = "/webhooks/sentry/"
-
-
-@pytest.fixture
-def inline_tasks():
-    """Tasks run in the test process, even after a session worker switched that off."""
-    conf = dispatch_alert.app.conf
-    previous, conf.task_always_eager = conf.task_always_eager, True
-    yield
-    conf.task_always_eager = previous
 
 
 NO_CHANNELS = {"SLACK_WEBHOOK_URL": "", "PAGERDUTY_ROUTING_KEY": "", "ALERT_EMAILS": ""}
