@@ -157,6 +157,9 @@ def start_server(variant: str, project: Path, venv: Path, env: dict, logs: Path)
         str(venv / "bin" / "python"), "-m", "gunicorn", "-c", "gunicorn.conf.py",
         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "sync",
         "--no-control-socket", "config.wsgi",
+        # One worker for the whole run: gunicorn.conf.py recycles workers every ~1,000
+        # requests, and a new worker's imports would be counted as request time.
+        "--max-requests", "0",
     ]  # fmt: skip
     with open(log_path, "w") if logs.name != "devnull" else open(os.devnull, "w") as log:
         process = subprocess.Popen(
