@@ -215,7 +215,9 @@ def start_server(
     command = [str(python), "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}"]
     if (project / "gunicorn.conf.py").exists():
         command += ["-c", "gunicorn.conf.py"]
-    command += ["--workers", "1", "bench_sentry_app:application_factory()"]
+    # One worker for the whole run: its pid is read once (gunicorn.conf.py recycles
+    # workers after max_requests, which a few seconds of load reach).
+    command += ["--workers", "1", "--max-requests", "0", "bench_sentry_app:application_factory()"]
     process = subprocess.Popen(
         command,
         cwd=project,
