@@ -4,8 +4,9 @@
         --database-url postgres://postgres@127.0.0.1:5432/health_bench \
         --redis-url redis://127.0.0.1:6379/3
 
-Renders the template, installs it with django-health-check (bench venv only), writes
-a bench-only settings module and URLconf into the render, then measures on loopback:
+Renders the template, installs its dependencies in a cached venv (plus
+django-health-check, for this bench only), writes a bench-only settings module and
+URLconf into the render, then measures on loopback:
 
 1. worst-case latency of /health/ready/ and of django-health-check's view (Database,
    Cache and Redis checks, its defaults) when Redis, then PostgreSQL, accepts TCP and
@@ -24,7 +25,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -38,7 +38,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 TEMPLATE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TEMPLATE / "scripts"))
+
+from venvs import shared_venv  # noqa: E402
+
 SLUG = "my_project"
+HEALTH_CHECK_REQUIREMENT = "django-health-check>=4,<5"
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 CLIENT_TIMEOUT = 40.0
 
@@ -103,20 +108,26 @@ def run(*args: str | Path, cwd: Path | None = None, env: dict | None = None) -> 
 
 def render(workdir: Path) -> Path:
     cookiecutter = Path(sys.executable).with_name("cookiecutter")
-    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
     run(cookiecutter, "--no-input", "-o", workdir, TEMPLATE)
     project = workdir / SLUG
-    run(uv, "venv", "-q", ".venv", "-p", "python3.11", cwd=project)
-    run(uv, "pip", "install", "-q", "--python", ".venv/bin/python", "-e", ".",
-        "django-health-check", cwd=project)  # fmt: skip
     (project / "config/settings/bench.py").write_text(BENCH_SETTINGS)
     (project / "config/bench_urls.py").write_text(BENCH_URLS)
     return project
 
 
-def base_env(database_url: str, redis_url: str, stock: bool = False) -> dict[str, str]:
+def venv_for_bench(project: Path) -> Path:
+    """The render's dependencies plus django-health-check (the project is not installed)."""
+    pyproject = project / "pyproject.toml"
+    install = ["-r", str(pyproject), HEALTH_CHECK_REQUIREMENT]
+    return shared_venv(pyproject.read_bytes() + HEALTH_CHECK_REQUIREMENT.encode(), install)
+
+
+def base_env(
+    project: Path, database_url: str, redis_url: str, stock: bool = False
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HEALTH_"))}
     env.update(
+        PYTHONPATH=str(project),  # the render runs from its folder, not installed
         DJANGO_SETTINGS_MODULE="config.settings.bench",
         DJANGO_SECRET_KEY="bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF",
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
@@ -168,10 +179,10 @@ def hanging_server() -> Iterator[int]:
 
 
 @contextmanager
-def gunicorn(project: Path, env: dict[str, str], workers: int = 1) -> Iterator[int]:
+def gunicorn(project: Path, python: Path, env: dict[str, str], workers: int = 1) -> Iterator[int]:
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
-            [str(project / ".venv/bin/gunicorn"), "config.wsgi", "--bind", "127.0.0.1:0",
+            [str(python), "-m", "gunicorn", "config.wsgi", "--bind", "127.0.0.1:0",
              "--workers", str(workers), "--timeout", "30", "--graceful-timeout", "5"],
             cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -215,8 +226,10 @@ def request(port: int, path: str, timeout: float = CLIENT_TIMEOUT) -> tuple[int,
         conn.close()
 
 
-def latency(project: Path, env: dict[str, str], path: str, count: int, port: int) -> dict:
-    with gunicorn(project, env) as server_port:
+def latency(
+    project: Path, python: Path, env: dict[str, str], path: str, count: int, port: int
+) -> dict:
+    with gunicorn(project, python, env) as server_port:
         answers = [request(server_port, path) for _ in range(count)]
     statuses = sorted({status or "no answer" for status, _, _ in answers}, key=str)
     leaks = any("127.0.0.1" in body or re.search(rf"\b{port}\b", body) for _, body, _ in answers)
@@ -257,14 +270,15 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-health-") as tmp:
         project = render(Path(tmp))
-        healthy = base_env(args.database_url, args.redis_url)
-        run(project / ".venv/bin/python", "manage.py", "migrate", "-v0", cwd=project, env=healthy)
+        python = venv_for_bench(project) / "bin" / "python"
+        healthy = base_env(project, args.database_url, args.redis_url)
+        run(python, "manage.py", "migrate", "-v0", cwd=project, env=healthy)
 
         rows = []
         for stock in (False, True):
             for fault in ("Redis", "PostgreSQL"):
                 with hanging_server() as port:
-                    env = base_env(args.database_url, args.redis_url, stock)
+                    env = base_env(project, args.database_url, args.redis_url, stock)
                     if fault == "Redis":
                         env["REDIS_URL"] = env["CELERY_BROKER_URL"] = with_port(
                             args.redis_url, port
@@ -273,13 +287,13 @@ def main() -> int:
                         env["DATABASE_URL"] = with_port(args.database_url, port)
                     for view, path in (("template /health/ready/", "/health/ready/"),
                                        ("django-health-check", "/bench/dhc/")):  # fmt: skip
-                        result = latency(project, env, path, args.requests, port)
+                        result = latency(project, python, env, path, args.requests, port)
                         rows.append((stock, fault, view, result))
                         print(f"# {'stock' if stock else 'bounded'} {fault} {view}: {result}",
                               file=sys.stderr, flush=True)  # fmt: skip
 
         ratios = []
-        with gunicorn(project, healthy) as port:
+        with gunicorn(project, python, healthy) as port:
             for path in ("/health/live/", "/bench/bare/"):  # warm up
                 throughput(port, path, 1.0)
             live, bare = [], []

@@ -18,7 +18,6 @@ import argparse
 import http.client
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from cookiecutter.main import cookiecutter
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR / "scripts"))
+from ports import free_port  # noqa: E402
 from venvs import venv_for  # noqa: E402
 
 PATH = "/health/live/"
@@ -54,12 +54,6 @@ for _ in range(count):
     b"".join(app(dict(environ), start_response))
 print((time.process_time() - cpu) / count, (time.perf_counter() - wall) / count)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:

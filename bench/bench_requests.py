@@ -40,6 +40,7 @@ from pathlib import Path
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR / "scripts"))
 
+from ports import free_port  # noqa: E402
 from venvs import shared_venv  # noqa: E402
 
 SLUG = "my_project"
@@ -121,12 +122,6 @@ class Server:
     cpu_us: list[float] = field(default_factory=list)
     requests: int = 0
     errors: int = 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pinned(cpu: int, command: list[str]) -> list[str]:

@@ -3,7 +3,8 @@
     python bench/sentry_options.py [--project RENDERED_PROJECT] [--rounds 5] [--seconds 2]
 
 Without --project the template is rendered with its defaults into a temporary
-folder and installed with uv (needs /work-style `uv` on PATH or UV=...).
+folder. Either way the render's dependencies come from a cached venv
+(scripts/venvs.py); the project is not installed, servers run from its folder.
 
 Method
 - One gunicorn (1 sync worker) per variant, all started up front on loopback,
@@ -37,6 +38,10 @@ import time
 from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TEMPLATE_DIR / "scripts"))
+
+from venvs import venv_for  # noqa: E402
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CLIENT_THREADS = 8
 MAX_RUNTIME_S = 900
@@ -174,15 +179,7 @@ s.serve_forever()
 def render_project(workdir: Path) -> Path:
     cookiecutter = shutil.which("cookiecutter") or str(Path(sys.executable).parent / "cookiecutter")
     subprocess.run([cookiecutter, "--no-input", "-o", str(workdir), str(TEMPLATE_DIR)], check=True)
-    project = workdir / "my_project"
-    uv = os.environ.get("UV") or shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    subprocess.run([uv, "venv", "-q", str(project / ".venv"), "-p", "python3.11"], check=True)
-    subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(project / ".venv/bin/python"), "-e", "."],
-        cwd=project,
-        check=True,
-    )
-    return project
+    return workdir / "my_project"
 
 
 def server_env(project: Path, app_dir: Path, dsn: str | None, change: str | None) -> dict:
@@ -200,7 +197,8 @@ def server_env(project: Path, app_dir: Path, dsn: str | None, change: str | None
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         ENVIRONMENT="production",
         LOG_FORMAT="json",
-        PYTHONPATH=str(app_dir),
+        # The bench app, then the render (run from its folder, not installed).
+        PYTHONPATH=os.pathsep.join((str(app_dir), str(project))),
     )
     if dsn:
         env["SENTRY_DSN"] = dsn
@@ -209,13 +207,17 @@ def server_env(project: Path, app_dir: Path, dsn: str | None, change: str | None
     return env
 
 
-def start_server(project: Path, env: dict) -> tuple[subprocess.Popen, tuple[str, int]]:
+def start_server(
+    project: Path, python: Path, env: dict
+) -> tuple[subprocess.Popen, tuple[str, int]]:
     listener = socket.create_server(("127.0.0.1", 0), backlog=256)
     address = listener.getsockname()
-    command = [str(project / ".venv/bin/gunicorn"), "--bind", f"fd://{listener.fileno()}"]
+    command = [str(python), "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}"]
     if (project / "gunicorn.conf.py").exists():
         command += ["-c", "gunicorn.conf.py"]
-    command += ["--workers", "1", "bench_sentry_app:application_factory()"]
+    # One worker for the whole run: its pid is read once (gunicorn.conf.py recycles
+    # workers after max_requests, which a few seconds of load reach).
+    command += ["--workers", "1", "--max-requests", "0", "bench_sentry_app:application_factory()"]
     process = subprocess.Popen(
         command,
         cwd=project,
@@ -295,7 +297,7 @@ def measure(address: tuple[str, int], pid: int, seconds: float) -> tuple[float, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--project", type=Path, help="a rendered project with its .venv")
+    parser.add_argument("--project", type=Path, help="a rendered project")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=1.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=0.2, help="unmeasured load first")
@@ -306,6 +308,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-sentry-") as tmp:
         tmp_dir = Path(tmp)
         project = args.project.resolve() if args.project else render_project(tmp_dir)
+        python = venv_for(project) / "bin" / "python"
         slug = next(p.parent.parent.name for p in project.glob("*/monitoring/sentry.py"))
         sentry_source = (project / slug / "monitoring/sentry.py").read_text()
         # Profiling is a separate choice (and cost): switch it off to compare like with like.
@@ -332,7 +335,7 @@ def main() -> int:
                 if change is not None and profiling_off:
                     change += "; _no_profiling(opts)"
                 env = server_env(project, app_dir, dsn if change is not None else None, change)
-                servers[name] = start_server(project, env)
+                servers[name] = start_server(project, python, env)
             for name, (process, address) in servers.items():
                 wait_ready(process, address, name)
             pids = {name: worker_pid(process) for name, (process, _) in servers.items()}

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,11 @@ import urllib.request
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
+from ports import free_port
 from venvs import REPO_DIR, venv_for
 
 DEMO_DIR = REPO_DIR / ".demo"
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def call(method: str, url: str, body: dict | None = None) -> tuple[int, dict, str]:

@@ -19,15 +19,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from ports import free_port  # also imported from here by the tests
 from venvs import venv_with
 
 BUGSINK_REQUIREMENT = "bugsink>=2.6,<3"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http(

@@ -212,8 +212,15 @@ MANAGERS = ADMINS
 # LOGGING and request correlation (monitoring/logs.py, monitoring/middleware.py)
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-# json: one JSON object per line (production); console: readable lines (local default).
-LOG_FORMAT = env("LOG_FORMAT", default="json")
+# json: one JSON object per line (production, tests); console: readable lines, the
+# default under config.settings.local. Told apart by DJANGO_SETTINGS_MODULE, as for
+# READ_DOT_ENV_FILE above: local.py imports this module and cannot hand it a default.
+LOG_FORMAT = env(
+    "LOG_FORMAT",
+    default="console"
+    if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".local")
+    else "json",
+)
 # Optional rotating file, always JSON, besides stdout.
 LOG_FILE = env("LOG_FILE", default="")
 LOGGING_CONFIG = f"{APPS_DIR.name}.monitoring.logs.configure_logging"

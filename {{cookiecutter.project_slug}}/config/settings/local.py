@@ -1,7 +1,10 @@
-"""Settings for a developer's machine: debug on, console logs, no services required."""
+"""Settings for a developer's machine: debug on, console logs, no services required.
+
+Console logs: base.py makes LOG_FORMAT default to console under these settings.
+"""
 
 from .base import *  # noqa: F403
-from .base import ENVIRONMENT, LOG_FILE, LOG_LEVEL, RELEASE_VERSION, build_logging, env
+from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
@@ -12,13 +15,3 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-
-# Readable log lines unless LOG_FORMAT says otherwise.
-LOG_FORMAT = env("LOG_FORMAT", default="console")
-LOGGING = build_logging(
-    level=LOG_LEVEL,
-    log_format=LOG_FORMAT,
-    log_file=LOG_FILE,
-    environment=ENVIRONMENT,
-    release=RELEASE_VERSION,
-)
