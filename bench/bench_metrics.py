@@ -84,7 +84,9 @@ class Server:
         }
         command = [
             self.python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2",
-            "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "config.wsgi",
+            "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
+            # Same workers for the whole run: a recycled worker would take its CPU time along.
+            "--max-requests", "0", "config.wsgi",
         ]  # fmt: skip
         self.log = open(workdir / f"{project.parent.name}.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
