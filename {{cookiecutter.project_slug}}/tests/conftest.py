@@ -10,9 +10,7 @@ import io
 import json
 import logging
 import os
-{%- if cookiecutter.use_prometheus == "y" %}
 import socket
-{%- endif %}
 import subprocess
 import sys
 import time
@@ -54,14 +52,13 @@ def run_manage(*args: str, env: dict[str, str], timeout: float = 60) -> subproce
         timeout=timeout,
         check=False,
     )
-{%- if cookiecutter.use_prometheus == "y" %}
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+    """A loopback port nobody listens on right now (bound, then released)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
         return probe.getsockname()[1]
+{%- if cookiecutter.use_prometheus == "y" %}
 
 
 # The test worker's Prometheus exporter listens here (tests/test_metrics.py scrapes it).

@@ -68,12 +68,6 @@ def hanging_server() -> Iterator[int]:
         listener.close()
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]
-
-
 def stop_process(process: subprocess.Popen) -> None:
     """Terminate a server we started; kill it if it doesn't stop within 15 s."""
     process.terminate()

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .live_server import closed_port, hanging_server
+from .conftest import free_port
+from .live_server import hanging_server
 
 
 @dataclass
@@ -141,4 +142,4 @@ def silent_server() -> Iterator[str]:
 
 def closed_port_url() -> str:
     """A URL nothing listens on."""
-    return f"http://127.0.0.1:{closed_port()}"
+    return f"http://127.0.0.1:{free_port()}"

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from .conftest import child_database_url, clean_env, requires
-from .live_server import Answer, closed_port, get, gunicorn, hanging_server
+from .conftest import child_database_url, clean_env, free_port, requires
+from .live_server import Answer, get, gunicorn, hanging_server
 
 TIMEOUT = 1.0
 BOUND = TIMEOUT + 0.5
@@ -75,7 +75,7 @@ def test_healthy_over_plain_http_with_a_pod_ip_host():
 @pytest.mark.parametrize("fault", ["hanging", "closed"])
 def test_redis_fault(fault):
     with hanging_server() as hanging_port:
-        port = hanging_port if fault == "hanging" else closed_port()
+        port = hanging_port if fault == "hanging" else free_port()
         env = production_env(REDIS_URL=f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
         with gunicorn(env) as base_url:
             answers = probe_all(base_url)
@@ -104,7 +104,7 @@ def test_redis_fault(fault):
 @pytest.mark.parametrize("fault", ["hanging", "closed"])
 def test_database_fault(fault):
     with hanging_server() as hanging_port:
-        port = hanging_port if fault == "hanging" else closed_port()
+        port = hanging_port if fault == "hanging" else free_port()
         database_url = f"postgres://postgres:{PASSWORD}@127.0.0.1:{port}/app"
         with gunicorn(production_env(DATABASE_URL=database_url)) as base_url:
             answers = probe_all(base_url)

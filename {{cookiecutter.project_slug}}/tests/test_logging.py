@@ -4,7 +4,6 @@ import http.client
 import json
 import logging
 import logging.config
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from gunicorn.config import KNOWN_SETTINGS
 
 from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
 
-from .conftest import PROJECT_DIR, clean_env, parse_json_lines, run_manage
+from .conftest import PROJECT_DIR, clean_env, free_port, parse_json_lines, run_manage
 
 CONTRACT_FIELDS = ("timestamp", "level", "logger", "message", "environment", "release")
 SECRETS = ("hunter2", "tok-123", "key-456", "cookie-789", "jane.doe@example.com", "dbpass")
@@ -164,12 +163,6 @@ def gunicorn_command() -> list[str]:
     return command
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for_port(stdout_path: Path, process: subprocess.Popen) -> int:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -200,7 +193,7 @@ def test_gunicorn_and_django_write_only_json_lines(tmp_path):
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECRET_KEY="gunicorn-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         # Nothing listens there: POST /orders/ fails with an unhandled exception.
-        DATABASE_URL=f"postgres://app:dbpass@127.0.0.1:{closed_port()}/app",
+        DATABASE_URL=f"postgres://app:dbpass@127.0.0.1:{free_port()}/app",
         REDIS_URL="redis://127.0.0.1:6379/0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         DJANGO_SECURE_SSL_REDIRECT="false",

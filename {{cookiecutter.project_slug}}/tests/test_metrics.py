@@ -8,10 +8,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -54,6 +52,7 @@ from .conftest import (
     free_port,
     requires,
 )
+from .live_server import hanging_server
 
 MONITORING_DIR = PROJECT_DIR / "deploy" / "monitoring"
 TASK = process_order.name
@@ -312,28 +311,17 @@ def test_queue_length_is_read_from_redis_at_scrape_time(client, monkeypatch):
 
 
 def test_an_unreachable_broker_leaves_queue_length_out(client, monkeypatch):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
-    monkeypatch.setitem(celery_app.conf, "broker_url", f"redis://127.0.0.1:{closed}/0")
+    monkeypatch.setitem(celery_app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
     samples = scrape(client)  # answers 200 all the same
     assert not label_values(samples, "celery_queue_length", "queue")
 
 
 def test_a_hanging_broker_does_not_hold_the_scrape(client, monkeypatch):
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        held = []
-        accepter = threading.Thread(target=lambda: held.append(server.accept()), daemon=True)
-        accepter.start()
-        port = server.getsockname()[1]
+    with hanging_server() as port:
         monkeypatch.setitem(celery_app.conf, "broker_url", f"redis://127.0.0.1:{port}/0")
         start = time.monotonic()
         samples = scrape(client)
         elapsed = time.monotonic() - start
-        for connection, _ in held:
-            connection.close()
     assert elapsed < 2.0
     assert not label_values(samples, "celery_queue_length", "queue")
 
