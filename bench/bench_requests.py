@@ -1,6 +1,7 @@
 """Requests per second of a trivial view behind gunicorn, per middleware stack.
 
-    .venv/bin/python bench/bench_requests.py [--rounds 5] [--duration 6] [--write BENCHMARKS.md]
+    .venv/bin/python bench/bench_requests.py [--view trivial|page] [--rounds 5] [--duration 6]
+        [--write BENCHMARKS.md]
 
 Renders the template with its defaults, installs it in a cached venv (plus
 django-structlog, for comparison only), writes a bench-only settings module and
@@ -18,6 +19,12 @@ Variants (BENCH_VARIANT in the bench settings):
   full-sentry       the production settings as generated (every middleware we
                     ship) with SENTRY_DSN at a local envelope sink, traces 0.1;
                     only when the render has monitoring/sentry.py
+
+Views (--view):
+  trivial  GET /bench/ returns "ok": the worst case for any per-request cost
+  page     GET /bench/page/: two queries on PostgreSQL (--database-url; the
+           database is created, migrated and seeded with 20 users if needed) and
+           a small Django template, closer to what an application view does
 """
 
 from __future__ import annotations
@@ -44,10 +51,9 @@ from ports import free_port  # noqa: E402
 from venvs import shared_venv  # noqa: E402
 
 SLUG = "my_project"
-BENCH_PATH = "/bench/"
+VIEW_PATHS = {"trivial": "/bench/", "page": "/bench/page/"}
 STRUCTLOG_REQUIREMENT = "django-structlog>=9,<11"
-RESULTS_START = "<!-- bench:results:start -->"
-RESULTS_END = "<!-- bench:results:end -->"
+PAGE_USERS = 20
 
 BENCH_SETTINGS = '''"""Benchmark-only settings (bench/bench_requests.py); not in the template."""
 
@@ -74,18 +80,46 @@ elif VARIANT != "full-sentry":  # full-sentry: the generated settings, untouched
 ROOT_URLCONF = "config.bench_urls"
 '''
 
-BENCH_URLS = '''"""Benchmark-only URLconf: one trivial view."""
+BENCH_URLS = '''"""Benchmark-only URLconf: a trivial view and a small page."""
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
+from django.template import engines
 from django.urls import path
+
+PAGE = engines["django"].from_string(
+    "<p>{{ total }} users</p><ul>{% for user in users %}"
+    "<li>{{ user.username }}, joined {{ user.date_joined|date:'Y-m-d' }}</li>{% endfor %}</ul>"
+)
 
 
 def hello(request: HttpRequest) -> HttpResponse:
     return HttpResponse(b"ok", content_type="text/plain")
 
 
-urlpatterns = [path("bench/", hello)]
+def page(request: HttpRequest) -> HttpResponse:
+    users = list(User.objects.order_by("id")[:20])
+    return HttpResponse(PAGE.render({"users": users, "total": User.objects.count()}))
+
+
+urlpatterns = [path("bench/", hello), path("bench/page/", page)]
 '''
+
+# Creates the page view's database if needed (run with the bench venv's Python).
+CREATE_DATABASE = """
+import sys, psycopg
+from psycopg import sql
+url, name = sys.argv[1], sys.argv[2]
+with psycopg.connect(url, autocommit=True) as connection:
+    if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+"""
+
+SEED_USERS = f"""
+from django.contrib.auth.models import User
+missing = {PAGE_USERS} - User.objects.count()
+User.objects.bulk_create(User(username=f"user{{n}}") for n in range(missing))
+"""
 
 # Accepts Sentry envelopes (and anything else) and answers 200 at once.
 SINK = """
@@ -116,6 +150,7 @@ class Server:
     variant: str
     process: subprocess.Popen
     port: int
+    path: str
     log_path: Path
     worker_pid: int
     rates: list[float] = field(default_factory=list)
@@ -145,7 +180,20 @@ def venv_for_bench(project: Path) -> Path:
     return shared_venv(pyproject.read_bytes() + STRUCTLOG_REQUIREMENT.encode(), install)
 
 
-def start_server(variant: str, project: Path, venv: Path, env: dict, logs: Path) -> Server:
+def prepare_database(project: Path, venv: Path, env: dict) -> None:
+    """Create, migrate and seed the page view's database (idempotent)."""
+    url = env["DATABASE_URL"]
+    server_url, _, name = url.rpartition("/")
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-c", CREATE_DATABASE, f"{server_url}/postgres", name], check=True)
+    env = {**env, "BENCH_VARIANT": "bare"}
+    for command in (["migrate", "-v0"], ["shell", "-c", SEED_USERS]):
+        subprocess.run([python, "manage.py", *command], cwd=project, env=env, check=True)
+
+
+def start_server(
+    variant: str, project: Path, venv: Path, env: dict, logs: Path, path: str
+) -> Server:
     log_path = logs / f"{variant}.log"
     port = free_port()
     command = [
@@ -170,17 +218,17 @@ def start_server(variant: str, project: Path, venv: Path, env: dict, logs: Path)
         if process.poll() is not None:
             raise SystemExit(f"{variant}: gunicorn exited (see {log_path})")
         workers = children.read_text().split() if children.exists() else []
-        if workers and answers(port):
-            return Server(variant, process, port, log_path, int(workers[0]))
+        if workers and answers(port, path):
+            return Server(variant, process, port, path, log_path, int(workers[0]))
         time.sleep(0.1)
     process.kill()
     raise SystemExit(f"{variant}: gunicorn did not answer within 30 s")
 
 
-def answers(port: int) -> bool:
+def answers(port: int, path: str) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(f"GET {BENCH_PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
             return sock.recv(12).startswith(b"HTTP/1.")
     except OSError:
         return False
@@ -195,7 +243,7 @@ def run_wrk(server: Server, seconds: int, connections: int) -> tuple[float, int,
     """(requests/s, requests, errors) of one wrk run against *server*."""
     command = [
         "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-        f"http://127.0.0.1:{server.port}{BENCH_PATH}",
+        f"http://127.0.0.1:{server.port}{server.path}",
     ]  # fmt: skip
     output = subprocess.run(
         pinned(1, command), capture_output=True, text=True, check=True, timeout=seconds + 30
@@ -215,7 +263,7 @@ def run_wrk(server: Server, seconds: int, connections: int) -> tuple[float, int,
     return rate, requests, errors
 
 
-def access_lines(log_path: Path) -> int | str:
+def access_lines(log_path: Path, path: str) -> int | str:
     if not log_path.exists():
         return "n/a"
     count = 0
@@ -224,7 +272,7 @@ def access_lines(log_path: Path) -> int | str:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if record.get("path") == BENCH_PATH or record.get("message") == "request_finished":
+        if record.get("path") == path or record.get("message") == "request_finished":
             count += 1
     return count
 
@@ -252,12 +300,13 @@ def report(servers: list[Server], args: argparse.Namespace, skipped: str) -> str
             f"| {server.variant} | {statistics.median(server.rates):.0f} "
             f"| {spread(rate_ratios)} | {statistics.median(server.cpu_us):.0f} µs "
             f"| {spread(cpu_ratios)} "
-            f"| {access_lines(server.log_path)} / {server.requests} |"
+            f"| {access_lines(server.log_path, server.path)} / {server.requests} |"
         )
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     notes = [
         "",
-        f"Run {when}: {args.rounds} interleaved rounds of {args.duration} s per variant, "
+        f"Run {when}, GET {VIEW_PATHS[args.view]} ({args.view} view): "
+        f"{args.rounds} interleaved rounds of {args.duration} s per variant, "
         f"wrk -t1 -c{args.connections}, gunicorn 1 sync worker, {os.cpu_count()} CPUs, "
         f"server logs to {'/dev/null' if args.devnull else 'a file'}.",
         f"Errors (connect/timeout/non-2xx): {sum(s.errors for s in servers)}.",
@@ -267,14 +316,24 @@ def report(servers: list[Server], args: argparse.Namespace, skipped: str) -> str
     return "\n".join(rows + notes)
 
 
-def write_results(path: Path, text: str) -> None:
-    content = path.read_text() if path.exists() else f"{RESULTS_START}\n{RESULTS_END}\n"
-    start, end = content.index(RESULTS_START), content.index(RESULTS_END)
-    path.write_text(content[: start + len(RESULTS_START)] + "\n" + text + "\n" + content[end:])
+def write_results(path: Path, text: str, view: str) -> None:
+    """Replace the view's results block (between its two markers) in *path*."""
+    suffix = "" if view == "trivial" else f"-{view}"
+    start_marker = f"<!-- bench:results{suffix}:start -->"
+    end_marker = f"<!-- bench:results{suffix}:end -->"
+    content = path.read_text() if path.exists() else f"{start_marker}\n{end_marker}\n"
+    start, end = content.index(start_marker), content.index(end_marker)
+    path.write_text(content[: start + len(start_marker)] + "\n" + text + "\n" + content[end:])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--view", choices=sorted(VIEW_PATHS), default="trivial")
+    parser.add_argument(
+        "--database-url",
+        default="postgres://postgres@127.0.0.1:5432/bench_requests",
+        help="PostgreSQL database of the page view (created if missing)",
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=4)
@@ -295,12 +354,16 @@ def main() -> int:
         "PYTHONPATH": str(project),  # the render runs from its folder, not installed
         "DJANGO_SETTINGS_MODULE": "config.settings.bench",
         "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "REDIS_URL": "redis://127.0.0.1:6379/15",  # never contacted by the trivial view
+        "DATABASE_URL": (
+            args.database_url if args.view == "page" else f"sqlite:///{workdir / 'bench.sqlite3'}"
+        ),
+        "REDIS_URL": "redis://127.0.0.1:6379/15",  # never contacted by either view
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "ENVIRONMENT": "production",
     }
+    if args.view == "page":
+        prepare_database(project, venv, env)
     variants = ["bare", "ours", "django-structlog"]
     skipped = ""
     sink = None
@@ -325,7 +388,8 @@ def main() -> int:
         for variant in variants:
             logs = workdir / "devnull" if args.devnull else workdir
             variant_env = {**env, **sentry_env} if variant == "full-sentry" else env
-            servers.append(start_server(variant, project, venv, variant_env, logs))
+            path = VIEW_PATHS[args.view]
+            servers.append(start_server(variant, project, venv, variant_env, logs, path))
         for server in servers:  # warm-up: imports, first requests, CPU caches
             server.requests += run_wrk(server, 2, args.connections)[1]
         for round_number in range(args.rounds):
@@ -358,7 +422,7 @@ def main() -> int:
         text += f"\nEnvelopes received by the local Sentry sink: {envelopes}."
     print(text)
     if args.write:
-        write_results(args.write, text)
+        write_results(args.write, text, args.view)
     if args.keep:
         print(f"render and logs kept in {workdir}")
     else:
