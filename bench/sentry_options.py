@@ -53,9 +53,14 @@ VARIANTS: dict[str, tuple[str, str | None]] = {
     "no_sentry": ("no SENTRY_DSN (baseline)", None),
     "plain": (
         "sentry_sdk.init(dsn, integrations=[DjangoIntegration()], traces_sample_rate=0.1)",
-        "opts.clear(); opts.update(dsn=DSN, traces_sample_rate=0.1, integrations=[DJANGO()])",
+        "opts.clear(); opts.update(dsn=DSN, traces_sample_rate=0.1, integrations=[DJANGO()]);"
+        " keep_wrappers()",
     ),
     "ours": ("our defaults (monitoring/sentry.py)", "pass"),
+    "wrapped_middleware": (
+        "ours, with the Django integration's middleware wrappers left in place",
+        "keep_wrappers()",
+    ),
     "ours_errors_only": ("ours, traces 0 (errors only)", "set_rate(opts, 0.0)"),
     "middleware_spans": (
         "ours + DjangoIntegration(middleware_spans=True)",
@@ -126,6 +131,13 @@ def set_logging(opts, **changes):
     from sentry_sdk.integrations.logging import LoggingIntegration
 
     replace(opts, LoggingIntegration, LoggingIntegration(**changes))
+
+
+def keep_wrappers():
+    from __SLUG__.monitoring import sentry
+
+    # init_sentry() looks the function up when it runs, after this change.
+    sentry.load_middleware_unwrapped = lambda: None
 
 
 def set_rate(opts, rate):

@@ -481,6 +481,30 @@ def test_sentry_starts_once_per_process_and_only_with_a_dsn(sink, dsn, expected)
     assert result.stdout.split() == expected.split()
 
 
+UNWRAPPED_SCRIPT = """
+import django
+django.setup()
+import sentry_sdk
+from django.core.handlers.wsgi import WSGIHandler
+
+handler = WSGIHandler()
+hooks = handler._view_middleware + handler._exception_middleware
+# The integration's wrappers are functools.wraps copies of the hooks they wrap.
+wrapped = any(hasattr(hook, "__wrapped__") for hook in hooks)
+print(sentry_sdk.get_client().is_active(), len(hooks) > 0, wrapped)
+"""
+
+
+def test_middleware_is_loaded_without_sentry_wrappers(sink):
+    result = subprocess.run(
+        [sys.executable, "-c", UNWRAPPED_SCRIPT],
+        cwd=PROJECT_DIR, env=sentry_env(sink), capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "False"]
+
+
 @pytest.mark.parametrize("value", ["abc", "1.5", "-0.1", "nan"])
 def test_bad_sample_rate_is_refused_with_its_name(value):
     result = run_manage("check", env=clean_env(SENTRY_TRACES_SAMPLE_RATE=value))

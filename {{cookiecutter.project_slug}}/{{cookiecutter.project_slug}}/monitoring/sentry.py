@@ -25,7 +25,9 @@ import structlog
 from celery.signals import task_prerun
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, PermissionDenied
+from django.core.handlers import base as django_handlers
 from django.http import Http404
+from django.utils.module_loading import import_string
 from sentry_sdk.integrations.celery import CeleryIntegration
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
@@ -56,6 +58,7 @@ def init_sentry() -> bool:
     if not settings.SENTRY_DSN:
         return False
     sentry_sdk.init(**build_options())
+    load_middleware_unwrapped()
     for name in UNREPORTED_LOGGERS:
         ignore_logger(name)
     # After the correlation receivers (connected when config.celery_app is imported).
@@ -65,6 +68,19 @@ def init_sentry() -> bool:
     if tag_scope_from_context not in on_request_bound:
         on_request_bound.append(tag_scope_from_context)
     return True
+
+
+def load_middleware_unwrapped() -> None:
+    """Let Django load its middleware without the Django integration's wrappers.
+
+    The integration wraps every middleware class in MIDDLEWARE (through Django's
+    `import_string`) so that it can time each call as a span. With middleware spans
+    off (build_options) the wrappers only add work to every request: about a tenth
+    of what the SDK adds to a trivial view (BENCHMARKS.md of the template). Turn
+    middleware spans on, and remove this call with it. Runs before the WSGI handler
+    loads its middleware: init_sentry() is called from AppConfig.ready().
+    """
+    django_handlers.import_string = import_string
 
 
 def tag_scope_from_context(**kwargs: object) -> None:
