@@ -9,8 +9,10 @@ URLconf into the render, and starts one gunicorn per variant on 127.0.0.1 (one
 sync worker each, pinned to CPU 0 when taskset exists). `wrk` (Debian package
 `wrk`) loads them in interleaved rounds from the other CPU, so drift on the
 machine hits every variant alike. Each server writes its log lines (one JSON
-access line per request where the variant has one) to a file, counted at the
-end, or to /dev/null with --devnull.
+access line per request where the variant has one) to a pipe that another
+process copies to a file, as a container's stdout is read by its runtime
+(--logs pipe, the default); the lines are counted at the end. --logs file has
+the server write the file itself, --logs devnull throws the lines away.
 
 Variants (BENCH_VARIANT in the bench settings):
   bare              Django's own middleware only, nothing of ours
@@ -54,6 +56,11 @@ SLUG = "my_project"
 VIEW_PATHS = {"trivial": "/bench/", "page": "/bench/page/"}
 STRUCTLOG_REQUIREMENT = "django-structlog>=9,<11"
 PAGE_USERS = 20
+LOG_MODES = {
+    "pipe": "a pipe copied to a file by another process",
+    "file": "a file",
+    "devnull": "/dev/null",
+}
 
 BENCH_SETTINGS = '''"""Benchmark-only settings (bench/bench_requests.py); not in the template."""
 
@@ -153,6 +160,7 @@ class Server:
     path: str
     log_path: Path
     worker_pid: int
+    log_reader: subprocess.Popen | None = None
     rates: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
     requests: int = 0
@@ -192,7 +200,7 @@ def prepare_database(project: Path, venv: Path, env: dict) -> None:
 
 
 def start_server(
-    variant: str, project: Path, venv: Path, env: dict, logs: Path, path: str
+    variant: str, project: Path, venv: Path, env: dict, logs: Path, mode: str, path: str
 ) -> Server:
     log_path = logs / f"{variant}.log"
     port = free_port()
@@ -204,14 +212,19 @@ def start_server(
         # requests, and a new worker's imports would be counted as request time.
         "--max-requests", "0",
     ]  # fmt: skip
-    with open(log_path, "w") if logs.name != "devnull" else open(os.devnull, "w") as log:
+    reader = None
+    with open(log_path if mode != "devnull" else os.devnull, "w") as log:
+        if mode == "pipe":
+            reader = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=log)
         process = subprocess.Popen(
             pinned(0, command),
             cwd=project,
             env={**env, "BENCH_VARIANT": variant},
-            stdout=log,
+            stdout=reader.stdin if reader else log,
             stderr=subprocess.STDOUT,
         )
+    if reader:
+        reader.stdin.close()  # gunicorn holds the write end now
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -219,7 +232,7 @@ def start_server(
             raise SystemExit(f"{variant}: gunicorn exited (see {log_path})")
         workers = children.read_text().split() if children.exists() else []
         if workers and answers(port, path):
-            return Server(variant, process, port, path, log_path, int(workers[0]))
+            return Server(variant, process, port, path, log_path, int(workers[0]), reader)
         time.sleep(0.1)
     process.kill()
     raise SystemExit(f"{variant}: gunicorn did not answer within 30 s")
@@ -308,7 +321,7 @@ def report(servers: list[Server], args: argparse.Namespace, skipped: str) -> str
         f"Run {when}, GET {VIEW_PATHS[args.view]} ({args.view} view): "
         f"{args.rounds} interleaved rounds of {args.duration} s per variant, "
         f"wrk -t1 -c{args.connections}, gunicorn 1 sync worker, {os.cpu_count()} CPUs, "
-        f"server logs to {'/dev/null' if args.devnull else 'a file'}.",
+        f"server logs to {LOG_MODES[args.logs]}.",
         f"Errors (connect/timeout/non-2xx): {sum(s.errors for s in servers)}.",
     ]
     if skipped:
@@ -339,9 +352,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--write", type=Path, help="update the results block of this file")
     parser.add_argument("--keep", action="store_true", help="keep the render and server logs")
-    parser.add_argument(
-        "--devnull", action="store_true", help="servers log to /dev/null instead of files"
-    )
+    parser.add_argument("--logs", choices=sorted(LOG_MODES), default="pipe")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -386,10 +397,11 @@ def main() -> int:
     servers: list[Server] = []
     try:
         for variant in variants:
-            logs = workdir / "devnull" if args.devnull else workdir
             variant_env = {**env, **sentry_env} if variant == "full-sentry" else env
             path = VIEW_PATHS[args.view]
-            servers.append(start_server(variant, project, venv, variant_env, logs, path))
+            servers.append(
+                start_server(variant, project, venv, variant_env, workdir, args.logs, path)
+            )
         for server in servers:  # warm-up: imports, first requests, CPU caches
             server.requests += run_wrk(server, 2, args.connections)[1]
         for round_number in range(args.rounds):
@@ -412,6 +424,8 @@ def main() -> int:
             server.process.send_signal(signal.SIGTERM)
         for server in servers:
             server.process.wait(timeout=30)
+            if server.log_reader:
+                server.log_reader.wait(timeout=30)
         if sink:
             sink.terminate()
             sink.wait(timeout=10)
