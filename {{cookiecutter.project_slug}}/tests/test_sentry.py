@@ -29,7 +29,14 @@ from {{ cookiecutter.project_slug }}.monitoring.sentry import (
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
-from .conftest import PROJECT_DIR, _wait_for_worker, child_database_url, clean_env, run_manage
+from .conftest import (
+    PROJECT_DIR,
+    _wait_for_worker,
+    child_database_url,
+    clean_env,
+    run_manage,
+    run_python,
+)
 from .sentry_stubs import EnvelopeSink
 
 SLUG = "{{ cookiecutter.project_slug }}"
@@ -429,11 +436,10 @@ print("done")
 
 def test_no_deprecated_sentry_api_in_a_request_and_a_task(sink):
     sink.clear()
-    result = subprocess.run(
-        [sys.executable, "-W", "error::DeprecationWarning", "-c", DEPRECATION_SCRIPT],
-        cwd=PROJECT_DIR,
+    result = run_python(
+        "-W", "error::DeprecationWarning", "-c", DEPRECATION_SCRIPT,
         env=sentry_env(sink, DATABASE_URL="sqlite://:memory:", DJANGO_ALLOWED_HOSTS="testserver"),
-        capture_output=True, text=True, timeout=120, check=False,
+        timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "done"
@@ -473,19 +479,34 @@ print(first.is_active(), init_sentry(), again.is_active() and again is first)
 )
 def test_sentry_starts_once_per_process_and_only_with_a_dsn(sink, dsn, expected):
     env = sentry_env(sink, SENTRY_DSN=sink.dsn if dsn else "")
-    result = subprocess.run(
-        [sys.executable, "-c", INIT_SCRIPT],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    result = run_python("-c", INIT_SCRIPT, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == expected.split()
 
 
 UNWRAPPED_SCRIPT = """
+import os
+
 import django
-django.setup()
 import sentry_sdk
 from django.core.handlers.wsgi import WSGIHandler
+from sentry_sdk.integrations.django import DjangoIntegration
+
+from {{ cookiecutter.project_slug }}.monitoring import sentry
+
+if os.environ.get("MIDDLEWARE_SPANS"):
+    defaults = sentry.build_options
+
+    def build_options():
+        options = defaults()
+        options["integrations"] = [
+            DjangoIntegration(middleware_spans=True) if isinstance(i, DjangoIntegration) else i
+            for i in options["integrations"]
+        ]
+        return options
+
+    sentry.build_options = build_options
+django.setup()
 
 handler = WSGIHandler()
 hooks = handler._view_middleware + handler._exception_middleware
@@ -495,14 +516,12 @@ print(sentry_sdk.get_client().is_active(), len(hooks) > 0, wrapped)
 """
 
 
-def test_middleware_is_loaded_without_sentry_wrappers(sink):
-    result = subprocess.run(
-        [sys.executable, "-c", UNWRAPPED_SCRIPT],
-        cwd=PROJECT_DIR, env=sentry_env(sink), capture_output=True, text=True, timeout=60,
-        check=False,
-    )  # fmt: skip
+@pytest.mark.parametrize(("middleware_spans", "wrapped"), [("", "False"), ("1", "True")])
+def test_middleware_is_wrapped_only_for_middleware_spans(sink, middleware_spans, wrapped):
+    env = sentry_env(sink, MIDDLEWARE_SPANS=middleware_spans)
+    result = run_python("-c", UNWRAPPED_SCRIPT, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "True", "False"]
+    assert result.stdout.split() == ["True", "True", wrapped]
 
 
 @pytest.mark.parametrize("value", ["abc", "1.5", "-0.1", "nan"])

@@ -58,7 +58,9 @@ def init_sentry() -> bool:
     if not settings.SENTRY_DSN:
         return False
     sentry_sdk.init(**build_options())
-    load_middleware_unwrapped()
+    django = sentry_sdk.get_client().get_integration(DjangoIntegration)
+    if django is not None and not django.middleware_spans:
+        load_middleware_unwrapped()
     for name in UNREPORTED_LOGGERS:
         ignore_logger(name)
     # After the correlation receivers (connected when config.celery_app is imported).
@@ -76,9 +78,9 @@ def load_middleware_unwrapped() -> None:
     The integration wraps every middleware class in MIDDLEWARE (through Django's
     `import_string`) so that it can time each call as a span. With middleware spans
     off (build_options) the wrappers only add work to every request: about a tenth
-    of what the SDK adds to a trivial view (BENCHMARKS.md of the template). Turn
-    middleware spans on, and remove this call with it. Runs before the WSGI handler
-    loads its middleware: init_sentry() is called from AppConfig.ready().
+    of what the SDK adds to a trivial view (BENCHMARKS.md of the template), so
+    init_sentry() calls this unless middleware spans are on. It runs before the WSGI
+    handler loads its middleware: init_sentry() is called from AppConfig.ready().
     """
     django_handlers.import_string = import_string
 
