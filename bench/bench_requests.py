@@ -94,6 +94,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import path
 
+PAGE_USERS = __PAGE_USERS__
 PAGE = engines["django"].from_string(
     "<p>{{ total }} users</p><ul>{% for user in users %}"
     "<li>{{ user.username }}, joined {{ user.date_joined|date:'Y-m-d' }}</li>{% endfor %}</ul>"
@@ -105,7 +106,7 @@ def hello(request: HttpRequest) -> HttpResponse:
 
 
 def page(request: HttpRequest) -> HttpResponse:
-    users = list(User.objects.order_by("id")[:20])
+    users = list(User.objects.order_by("id")[:PAGE_USERS])
     return HttpResponse(PAGE.render({"users": users, "total": User.objects.count()}))
 
 
@@ -178,7 +179,8 @@ def render(workdir: Path) -> Path:
     cookiecutter(str(REPO_DIR), no_input=True, output_dir=str(workdir))
     project = workdir / SLUG
     (project / "config" / "settings" / "bench.py").write_text(BENCH_SETTINGS.format(slug=SLUG))
-    (project / "config" / "bench_urls.py").write_text(BENCH_URLS)
+    bench_urls = BENCH_URLS.replace("__PAGE_USERS__", str(PAGE_USERS))
+    (project / "config" / "bench_urls.py").write_text(bench_urls)
     return project
 
 
@@ -396,9 +398,9 @@ def main() -> int:
 
     servers: list[Server] = []
     try:
+        path = VIEW_PATHS[args.view]
         for variant in variants:
             variant_env = {**env, **sentry_env} if variant == "full-sentry" else env
-            path = VIEW_PATHS[args.view]
             servers.append(
                 start_server(variant, project, venv, variant_env, workdir, args.logs, path)
             )
