@@ -25,7 +25,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 TEMPLATE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TEMPLATE / "scripts"))
 
+from ports import hanging_server  # noqa: E402
 from venvs import shared_venv  # noqa: E402
 
 SLUG = "my_project"
@@ -149,33 +149,6 @@ def with_port(url: str, port: int) -> str:
     auth = parts.netloc.rpartition("@")[0]
     netloc = f"{auth}@127.0.0.1:{port}" if auth else f"127.0.0.1:{port}"
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-@contextmanager
-def hanging_server() -> Iterator[int]:
-    """Accepts TCP connections and never answers."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        for conn in held:
-            conn.close()
-        listener.close()
 
 
 @contextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ports import free_port  # also imported from here by the tests
+from ports import free_port
 from venvs import venv_with
 
 BUGSINK_REQUIREMENT = "bugsink>=2.6,<3"
@@ -222,28 +221,3 @@ class StubServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class HangingServer:
-    """Accepts TCP connections on loopback and never answers: a hung dependency."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.connections: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.sock.accept()
-            except OSError:  # closed by stop()
-                return
-            self.connections.append(connection)
-
-    def stop(self) -> None:
-        self.sock.close()
-        for connection in self.connections:
-            connection.close()

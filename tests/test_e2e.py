@@ -32,9 +32,10 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
+from ports import free_port, hanging_server
 from venvs import venv_for
 
-from .stack import Bugsink, HangingServer, Process, StubServer, free_port, http, wait_for
+from .stack import Bugsink, Process, StubServer, http, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -300,25 +301,25 @@ def check_monitor_script_reports_ok(stack: Stack) -> None:
 
 def check_readiness_flips_when_redis_hangs(stack: Stack) -> None:
     """A second web whose Redis accepts connections and never answers is not ready."""
-    hanging = HangingServer()
     port = free_port()
-    unreachable = f"redis://127.0.0.1:{hanging.port}/0"
-    web = stack.gunicorn(
-        "web-hung-redis", port,
-        REDIS_URL=unreachable, CELERY_BROKER_URL=unreachable, WEB_CONCURRENCY="1", SENTRY_DSN="",
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: web_ready(url), 60, "the second gunicorn to answer")
-        start = time.monotonic()
-        status, _, body = http("GET", f"{url}/health/ready/", timeout=10)
-        elapsed = time.monotonic() - start
-        assert status == 503, body
-        assert json.loads(body)["status"] == "not_ready"
-        assert elapsed < HEALTH_CHECK_TIMEOUT + 0.5, f"answered after {elapsed:.2f} s"
-    finally:
-        exit_status = web.stop()
-        hanging.stop()
+    with hanging_server() as hanging_port:
+        unreachable = f"redis://127.0.0.1:{hanging_port}/0"
+        web = stack.gunicorn(
+            "web-hung-redis", port,
+            REDIS_URL=unreachable, CELERY_BROKER_URL=unreachable, WEB_CONCURRENCY="1",
+            SENTRY_DSN="",
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: web_ready(url), 60, "the second gunicorn to answer")
+            start = time.monotonic()
+            status, _, body = http("GET", f"{url}/health/ready/", timeout=10)
+            elapsed = time.monotonic() - start
+            assert status == 503, body
+            assert json.loads(body)["status"] == "not_ready"
+            assert elapsed < HEALTH_CHECK_TIMEOUT + 0.5, f"answered after {elapsed:.2f} s"
+        finally:
+            exit_status = web.stop()
     assert exit_status == 0, web.describe()
     offenders = [line for line in web.output_lines() if not is_log_line(line)]
     assert not offenders, "\n".join(offenders)
