@@ -58,8 +58,8 @@ def init_sentry() -> bool:
     if not settings.SENTRY_DSN:
         return False
     sentry_sdk.init(**build_options())
-    django = sentry_sdk.get_client().get_integration(DjangoIntegration)
-    if django is not None and not django.middleware_spans:
+    django_integration = sentry_sdk.get_client().get_integration(DjangoIntegration)
+    if django_integration is not None and not django_integration.middleware_spans:
         load_middleware_unwrapped()
     for name in UNREPORTED_LOGGERS:
         ignore_logger(name)
