@@ -17,10 +17,17 @@ the server write the file itself, --logs devnull throws the lines away.
 Variants (BENCH_VARIANT in the bench settings):
   bare              Django's own middleware only, nothing of ours
   ours              + RequestContextMiddleware and its JSON access line
+  ours-no-line      ours with the access logger switched off: the middleware alone
+  bare+write        bare + a bench-only middleware writing one fixed line of the
+                    access line's size per request, as StreamHandler does (write,
+                    flush): the floor of any one-line-per-request log
   django-structlog  Django's middleware + django_structlog's RequestMiddleware
   full-sentry       the production settings as generated (every middleware we
-                    ship) with SENTRY_DSN at a local envelope sink, traces 0.1;
-                    only when the render has monitoring/sentry.py
+                    ship) with SENTRY_DSN at a local envelope sink, traces 0.1,
+                    profiling off (as in 90 % of processes at the default session
+                    rate of 0.1); only when the render has monitoring/sentry.py
+  full-sentry-profiled  the same in a profiled process (SENTRY_PROFILES_SAMPLE_RATE=1);
+                    only when the render has profiling
 
 Views (--view):
   trivial  GET /bench/ returns "ok": the worst case for any per-request cost
@@ -67,7 +74,7 @@ BENCH_SETTINGS = '''"""Benchmark-only settings (bench/bench_requests.py); not in
 import os
 
 from .production import *  # noqa: F403
-from .production import INSTALLED_APPS, MIDDLEWARE
+from .production import INSTALLED_APPS, LOGGING, MIDDLEWARE
 
 VARIANT = os.environ["BENCH_VARIANT"]
 OURS = "{slug}.monitoring.middleware.RequestContextMiddleware"
@@ -78,16 +85,23 @@ if VARIANT == "bare":
     MIDDLEWARE = DJANGO_ONLY
 elif VARIANT == "ours":
     MIDDLEWARE = [OURS, *DJANGO_ONLY]
+elif VARIANT == "ours-no-line":
+    MIDDLEWARE = [OURS, *DJANGO_ONLY]
+    LOGGING["loggers"]["{slug}.monitoring.access"] = {{"level": "CRITICAL"}}
+elif VARIANT == "bare+write":
+    MIDDLEWARE = ["config.bench_urls.OneWriteMiddleware", *DJANGO_ONLY]
 elif VARIANT == "django-structlog":
     INSTALLED_APPS = [*INSTALLED_APPS, "django_structlog"]
     MIDDLEWARE = [*DJANGO_ONLY, "django_structlog.middlewares.RequestMiddleware"]
-elif VARIANT != "full-sentry":  # full-sentry: the generated settings, untouched
+elif not VARIANT.startswith("full-sentry"):  # full-sentry*: the generated settings, untouched
     raise ValueError(f"unknown BENCH_VARIANT {{VARIANT!r}}")
 
 ROOT_URLCONF = "config.bench_urls"
 '''
 
 BENCH_URLS = '''"""Benchmark-only URLconf: a trivial view and a small page."""
+
+import sys
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
@@ -111,6 +125,27 @@ def page(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [path("bench/", hello), path("bench/page/", page)]
+
+# An access line's size and shape, with nothing computed but the path.
+LINE_HEAD = (
+    '{"timestamp":"2026-11-26T09:00:00.000000Z","level":"info",'
+    '"logger":"my_project.monitoring.access","message":"request","environment":"production",'
+    '"release":"0.1.0","request_id":"0123456789abcdef0123456789abcdef","method":"GET","path":"'
+)
+LINE_TAIL = '","status":200,"duration_ms":0.12,"client_ip":"127.0.0.1"}\\n'
+
+
+class OneWriteMiddleware:
+    """One line per request written as logging.StreamHandler does: write, then flush."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        sys.stdout.write(LINE_HEAD + request.path + LINE_TAIL)
+        sys.stdout.flush()
+        return response
 '''
 
 # Creates the page view's database if needed (run with the bench venv's Python).
@@ -377,11 +412,12 @@ def main() -> int:
     }
     if args.view == "page":
         prepare_database(project, venv, env)
-    variants = ["bare", "ours", "django-structlog"]
+    variants = ["bare", "ours", "ours-no-line", "bare+write", "django-structlog"]
     skipped = ""
     sink = None
     sentry_env: dict[str, str] = {}  # full-sentry only: every other variant runs without Sentry
-    if (project / SLUG / "monitoring" / "sentry.py").exists():
+    sentry_module = project / SLUG / "monitoring" / "sentry.py"
+    if sentry_module.exists():
         sink_port = free_port()
         sink_count = workdir / "sink-envelopes"
         sink = subprocess.Popen(
@@ -393,6 +429,8 @@ def main() -> int:
             "SENTRY_TRACES_SAMPLE_RATE": "0.1",
         }
         variants.append("full-sentry")
+        if "profile_session_sample_rate" in sentry_module.read_text():
+            variants.append("full-sentry-profiled")
     else:
         skipped = "full-sentry skipped: this render has no monitoring/sentry.py."
 
@@ -400,7 +438,12 @@ def main() -> int:
     try:
         path = VIEW_PATHS[args.view]
         for variant in variants:
-            variant_env = {**env, **sentry_env} if variant == "full-sentry" else env
+            variant_env = env
+            if variant.startswith("full-sentry"):
+                # Whether a process is profiled is drawn once, at start (10 % by default):
+                # each variant fixes it, so that the draw doesn't decide the figures.
+                profiled = "1" if variant == "full-sentry-profiled" else "0"
+                variant_env = {**env, **sentry_env, "SENTRY_PROFILES_SAMPLE_RATE": profiled}
             servers.append(
                 start_server(variant, project, venv, variant_env, workdir, args.logs, path)
             )

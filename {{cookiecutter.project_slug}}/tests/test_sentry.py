@@ -524,6 +524,57 @@ def test_middleware_is_wrapped_only_for_middleware_spans(sink, middleware_spans,
     assert result.stdout.split() == ["True", "True", wrapped]
 
 
+SDK_RECORDS_SCRIPT = """
+import io
+import logging
+import os
+
+import django
+import sentry_sdk
+from django.core.handlers.wsgi import WSGIHandler
+
+from my_project.monitoring import sentry
+
+if os.environ.get("SENTRY_DEBUG_ON"):
+    defaults = sentry.build_options
+    sentry.build_options = lambda: {**defaults(), "debug": True}
+django.setup()
+
+built = []
+make_record = logging.getLogRecordFactory()
+
+
+def counting_factory(*args, **kwargs):
+    record = make_record(*args, **kwargs)
+    if record.name == sentry.SDK_LOGGER:
+        built.append(record)
+    return record
+
+
+logging.setLogRecordFactory(counting_factory)
+environ = {
+    "REQUEST_METHOD": "GET", "PATH_INFO": "/health/live/", "SERVER_NAME": "127.0.0.1",
+    "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
+}
+for _ in range(3):  # health requests: never sampled, so each one is a discarded transaction
+    b"".join(WSGIHandler()(environ, lambda status, headers: None))
+print("built:", sentry_sdk.get_client().options["debug"], len(built), flush=True)
+"""
+
+
+@pytest.mark.parametrize("debug", ["", "1"])
+def test_sdk_debug_records_are_built_only_with_debug_on(sink, debug):
+    result = run_python("-c", SDK_RECORDS_SCRIPT, env=sentry_env(sink, SENTRY_DEBUG_ON=debug))
+    assert result.returncode == 0, result.stderr
+    # Among the access lines (and, with debug on, the SDK's own).
+    ((debug_on, records),) = (
+        line.split()[1:] for line in result.stdout.splitlines() if line.startswith("built:")
+    )
+    assert debug_on == str(bool(debug))
+    # Two per discarded transaction ("Discarding ...") and more, only when they print.
+    assert int(records) >= 6 if debug else int(records) == 0
+
+
 @pytest.mark.parametrize("value", ["abc", "1.5", "-0.1", "nan"])
 def test_bad_sample_rate_is_refused_with_its_name(value):
     result = run_manage("check", env=clean_env(SENTRY_TRACES_SAMPLE_RATE=value))
