@@ -72,13 +72,10 @@ def add_record_fields(logger: WrappedLogger, method_name: str, event: EventDict)
     """Bring a standard-library record's `extra=` fields into the event.
 
     Django passes the request and status with its request/security records: we
-    keep the method and path (never the headers) and the status. Celery passes its
-    task lines' task (received, succeeded, failed, retried) as `data`: its id and
-    name become task_id and task_name, which the "received" line, written by the
-    worker before the task runs, has nowhere else.
+    keep the method and path (never the headers) and the status.
     """
-    record = event["_record"]
-    for key, value in record.__dict__.items():
+    attributes = event["_record"].__dict__
+    for key, value in attributes.items():
         if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
             event.setdefault(key, value)
     request = event.pop("request", None)
@@ -87,10 +84,6 @@ def add_record_fields(logger: WrappedLogger, method_name: str, event: EventDict)
         event.setdefault("path", getattr(request, "path", None))
     if "status_code" in event:
         event.setdefault("status", event.pop("status_code"))
-    data = event.get("data")
-    if isinstance(data, dict) and record.name.startswith("celery.") and "id" in data:
-        event.setdefault("task_id", data["id"])
-        event.setdefault("task_name", data.get("name"))
     return event
 
 
