@@ -108,6 +108,12 @@ def test_env_file_gets_a_fresh_secret_key(bake):
     assert "DJANGO_SECRET_KEY=\n" in (first / ".env.example").read_text()
 
 
+def test_a_render_with_another_slug_names_only_that_slug(bake):
+    project = bake(project_slug="shop_floor")
+    leaks = [name for name, text in text_files(project).items() if "my_project" in text]
+    assert leaks == []
+
+
 def test_sentry_answers_are_ignored_when_sentry_is_off(bake):
     project = bake(
         use_sentry="n",

@@ -533,7 +533,7 @@ import django
 import sentry_sdk
 from django.core.handlers.wsgi import WSGIHandler
 
-from my_project.monitoring import sentry
+from {{ cookiecutter.project_slug }}.monitoring import sentry
 
 if os.environ.get("SENTRY_DEBUG_ON"):
     defaults = sentry.build_options
