@@ -48,7 +48,6 @@ PRUNABLE_DIRS = (
     "{{ cookiecutter.project_slug }}/monitoring/management/commands",
     "{{ cookiecutter.project_slug }}/monitoring/management",
 )
-SECRET_KEY_LINE = "DJANGO_SECRET_KEY="
 
 
 def remove_paths(root: Path, paths: tuple[str, ...]) -> None:
@@ -70,15 +69,25 @@ def prune_empty_dirs(root: Path, dirs: tuple[str, ...]) -> None:
             shutil.rmtree(folder)
 
 
-def write_env_file(root: Path, secret_key: str) -> Path:
-    """Copy .env.example to .env with a fresh DJANGO_SECRET_KEY (never overwrites .env)."""
+def fresh_env_secrets() -> dict[str, str]:
+    """A new secret key, and an admin path no scanner guesses."""
+    return {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ADMIN_URL": f"admin-{secrets.token_hex(6)}/",
+    }
+
+
+def write_env_file(root: Path, values: dict[str, str]) -> Path:
+    """Copy .env.example to .env, filling in its empty `NAME=` lines from `values`.
+
+    An existing .env is never overwritten.
+    """
     env_file = root / ".env"
     if env_file.exists():
         return env_file
     lines = (root / ".env.example").read_text().splitlines()
-    lines = [
-        f"{SECRET_KEY_LINE}{secret_key}" if line == SECRET_KEY_LINE else line for line in lines
-    ]
+    empty = {f"{name}=": name for name in values}
+    lines = [f"{line}{values[empty[line]]}" if line in empty else line for line in lines]
     env_file.write_text("\n".join(lines) + "\n")
     env_file.chmod(0o600)
     return env_file
@@ -113,7 +122,7 @@ def main() -> int:
         "use_kubernetes": "{{ cookiecutter.use_kubernetes }}",
     }
     apply_options(root, options)
-    write_env_file(root, secrets.token_urlsafe(50))
+    write_env_file(root, fresh_env_secrets())
     print(next_steps("{{ cookiecutter.project_slug }}"))
     return 0
 

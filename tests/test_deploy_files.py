@@ -8,7 +8,6 @@ end-to-end test runs). The wheel check proves pyproject's package selection.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -20,34 +19,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .artifacts import dockerfile_instructions, exec_form, procfile
+
 
 @pytest.fixture(scope="module")
 def project(cookies_session) -> Path:
     result = cookies_session.bake()
     assert result.exit_code == 0, result.exception
     return Path(result.project_path)
-
-
-def procfile(project: Path) -> dict[str, list[str]]:
-    lines = (project / "Procfile").read_text().splitlines()
-    entries = (line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
-    return {name.strip(): shlex.split(command) for name, command in entries}
-
-
-def dockerfile_instructions(project: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    text = (project / "Dockerfile").read_text()
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
-    return [
-        (parts[0].upper(), parts[1] if len(parts) > 1 else "")
-        for parts in (line.strip().split(None, 1) for line in joined.splitlines())
-        if parts
-    ]
-
-
-def exec_form(arguments: str) -> list[str]:
-    return json.loads(arguments)
 
 
 def test_dockerfile_builds_a_small_non_root_image_with_a_health_check(project):
@@ -73,7 +52,7 @@ def test_dockerfile_builds_a_small_non_root_image_with_a_health_check(project):
     assert re.search(r"\bRELEASE_VERSION=\$\{?RELEASE_VERSION\}?", " ".join(by_name["ENV"]))
     assert "DJANGO_SETTINGS_MODULE=config.settings.production" in " ".join(by_name["ENV"])
     assert exec_form(by_name["ENTRYPOINT"][-1]) == ["/app/docker-entrypoint.sh"]
-    assert exec_form(by_name["CMD"][-1]) == procfile(project)["web"]
+    assert exec_form(by_name["CMD"][-1]) == procfile(project)["web"][-1]
 
     ignored = (project / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git"} <= set(ignored)
@@ -89,7 +68,7 @@ def test_compose_waits_for_healthy_services_and_reads_dot_env(project):
     assert "healthcheck" not in services["web"]
     assert services["beat"]["healthcheck"] == {"disable": True}
 
-    commands = procfile(project)
+    commands = {name: steps[-1] for name, steps in procfile(project).items()}
     for name in ("web", "worker", "beat"):
         service = services[name]
         assert service["env_file"] in (".env", [".env"]), name
@@ -107,21 +86,22 @@ def test_compose_waits_for_healthy_services_and_reads_dot_env(project):
 def test_every_deploy_target_runs_the_procfile_commands(project):
     """systemd units and Kubernetes manifests start what the Procfile (and the e2e) runs."""
     commands = procfile(project)
-    targets = {
-        f"systemd {name}": shlex.split(
-            re.search(r"^ExecStart=(.+)$", path.read_text(), re.MULTILINE).group(1)
-        )
-        for name in ("web", "worker", "beat")
-        for path in [project / "deploy" / "systemd" / f"{name}.service"]
-    }
+    targets = {}
+    for name in ("web", "worker", "beat"):
+        unit = (project / "deploy" / "systemd" / f"{name}.service").read_text()
+        steps = re.findall(r"^ExecStart(?:Pre)?=(.+)$", unit, re.MULTILINE)
+        targets[f"systemd {name}"] = [shlex.split(step) for step in steps]
     for name in ("worker", "beat"):
         manifest = yaml.safe_load((project / "deploy" / "k8s" / f"{name}.yaml").read_text())
         [container] = manifest["spec"]["template"]["spec"]["containers"]
-        targets[f"k8s {name}"] = container["command"]
-    for target, argv in targets.items():
-        name = target.split()[-1]
-        expected = commands[name]
-        assert [Path(argv[0]).name, *argv[1 : len(expected)]] == expected, target
+        targets[f"k8s {name}"] = [container["command"]]
+    for target, steps in targets.items():
+        expected = commands[target.split()[-1]]
+        if target.startswith("k8s"):  # the image already holds the collected static files
+            expected = expected[-1:]
+        assert len(steps) == len(expected), target
+        for argv, want in zip(steps, expected, strict=True):
+            assert [Path(argv[0]).name, *argv[1 : len(want)]] == want, target
 
 
 def run_entrypoint(project: Path, tmp_path: Path, **env: str) -> tuple[int, str, list[str]]:
@@ -152,12 +132,12 @@ def test_entrypoint_migrates_only_when_asked(project, tmp_path):
     assert run_entrypoint(project, tmp_path) == (0, "command ran\n", [])
     assert run_entrypoint(project, tmp_path, DJANGO_MIGRATE_ON_START="0")[2] == []
     status, output, calls = run_entrypoint(project, tmp_path, DJANGO_MIGRATE_ON_START="1")
-    assert (status, output, calls) == (0, "command ran\n", ["manage.py migrate --noinput"])
+    assert (status, output, calls) == (0, "command ran\n", ["manage.py migrate --noinput -v 0"])
     # A failed migration stops the container instead of serving the old schema.
     status, output, calls = run_entrypoint(
         project, tmp_path, DJANGO_MIGRATE_ON_START="1", FAKE_STATUS="3"
     )
-    assert status != 0 and output == "" and calls == ["manage.py migrate --noinput"]
+    assert status != 0 and output == "" and calls == ["manage.py migrate --noinput -v 0"]
 
 
 def test_the_wheel_holds_every_module_of_config_and_the_package(project, tmp_path):

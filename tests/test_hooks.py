@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -144,16 +145,27 @@ def test_prune_removes_folders_left_with_only_init(tmp_path):
     assert (tmp_path / "other/real.py").exists()
 
 
-def test_write_env_file_fills_the_secret_and_keeps_an_existing_env(tmp_path):
+def test_write_env_file_fills_the_secrets_and_keeps_an_existing_env(tmp_path):
     (tmp_path / ".env.example").write_text(
-        "# comment\nDJANGO_SECRET_KEY=\nENVIRONMENT=development\n"
+        "# comment\nDJANGO_SECRET_KEY=\nDJANGO_ADMIN_URL=\nENVIRONMENT=development\n"
     )
-    env = post.write_env_file(tmp_path, "s3cret")
-    assert env.read_text() == "# comment\nDJANGO_SECRET_KEY=s3cret\nENVIRONMENT=development\n"
+    values = {"DJANGO_SECRET_KEY": "s3cret", "DJANGO_ADMIN_URL": "admin-x/"}
+    env = post.write_env_file(tmp_path, values)
+    assert env.read_text() == (
+        "# comment\nDJANGO_SECRET_KEY=s3cret\nDJANGO_ADMIN_URL=admin-x/\nENVIRONMENT=development\n"
+    )
     assert env.stat().st_mode & 0o077 == 0
     env.write_text("mine")
-    post.write_env_file(tmp_path, "other")
+    post.write_env_file(tmp_path, {"DJANGO_SECRET_KEY": "other"})
     assert env.read_text() == "mine"
+
+
+def test_fresh_env_secrets_are_random_and_fit_for_production():
+    first, second = post.fresh_env_secrets(), post.fresh_env_secrets()
+    assert first["DJANGO_SECRET_KEY"] != second["DJANGO_SECRET_KEY"]
+    assert len(first["DJANGO_SECRET_KEY"]) >= 50
+    assert re.fullmatch(r"admin-[0-9a-f]{12}/", first["DJANGO_ADMIN_URL"])
+    assert first["DJANGO_ADMIN_URL"] != second["DJANGO_ADMIN_URL"]
 
 
 def test_next_steps_names_the_folder():

@@ -3,9 +3,12 @@
 Command-line flags and GUNICORN_CMD_ARGS override these; WEB_CONCURRENCY sets the
 number of worker processes.
 
+Settings: the same module as every other entry point (config/boot.py), loaded
+here in the master, so a missing production variable stops gunicorn at once.
+
 Logging: gunicorn's own messages (boot, worker exits, timeouts) go through the
-project's pipeline (monitoring/logs.py), so with LOG_FORMAT=json every line
-gunicorn and the app write is one JSON object on stdout. gunicorn's access log
+settings' LOGGING (monitoring/logs.py), so gunicorn and the app write one format:
+with LOG_FORMAT=json every line is one JSON object on stdout. gunicorn's access log
 is off: RequestContextMiddleware writes the one access line per request, with
 the request id and the duration seen by Django; a second line from gunicorn
 would double the log volume and could not carry the request id.
@@ -18,13 +21,14 @@ import tempfile
 from pathlib import Path
 {%- endif %}
 
+from django.conf import settings
 from gunicorn.glogging import Logger
 
-from {{ cookiecutter.project_slug }} import __version__
-from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
+from config.boot import use_default_settings
 
 wsgi_app = "config.wsgi:application"
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# GUNICORN_BIND, else $PORT (set by Procfile platforms such as Heroku), else 8000.
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT') or 8000}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # A request running longer than `timeout` seconds gets its worker killed and replaced.
 # On SIGTERM, requests in flight get `graceful_timeout` seconds to finish: keep the
@@ -38,13 +42,8 @@ max_requests_jitter = 100
 # shared by every gunicorn of the user; nothing here uses it (older versions ignore this).
 control_socket_disable = True
 
-logconfig_dict = build_logging(
-    level=os.environ.get("LOG_LEVEL", "INFO"),
-    log_format=os.environ.get("LOG_FORMAT", "json"),
-    log_file=os.environ.get("LOG_FILE", ""),
-    environment=os.environ.get("ENVIRONMENT", "development"),
-    release=os.environ.get("RELEASE_VERSION") or __version__,
-)
+use_default_settings()
+logconfig_dict = settings.LOGGING
 
 
 class NoAccessLogLogger(Logger):

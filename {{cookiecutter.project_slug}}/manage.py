@@ -1,12 +1,17 @@
 #!/usr/bin/env python
-"""Django's command-line utility; uses config.settings.local unless told otherwise."""
+"""Django's command-line utility.
 
-import os
+Settings: DJANGO_SETTINGS_MODULE, else the one `.env` names (a developer's machine),
+else production (config/boot.py).
+"""
+
 import sys
+
+from config.boot import use_default_settings
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    use_default_settings()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -1,9 +1,9 @@
 """ASGI entry point, for servers such as uvicorn or daphne."""
 
-import os
-
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+from config.boot import use_default_settings
+
+use_default_settings()
 
 application = get_asgi_application()

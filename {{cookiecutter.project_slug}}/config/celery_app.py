@@ -5,16 +5,15 @@ import atexit
 import os
 import shutil
 import tempfile
-{%- else -%}
-import os
-{%- endif %}
 
-from celery import Celery{% if cookiecutter.use_sentry == "y" or cookiecutter.use_prometheus == "y" %}, signals{% endif %}
+{% endif -%}
+from celery import Celery, signals
 
 # Connects the logging/correlation signal receivers in every process using the app.
 import {{ cookiecutter.project_slug }}.monitoring.correlation  # noqa: F401
+from config.boot import use_default_settings
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+use_default_settings()
 
 {% if cookiecutter.use_prometheus == "y" %}
 # --- Prometheus metrics ---------------------------------------------------------------
@@ -35,6 +34,20 @@ app = Celery("{{ cookiecutter.project_slug }}")
 # Every CELERY_* Django setting configures the app (CELERY_BROKER_URL -> broker_url).
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.celeryd_init.connect
+@signals.beat_init.connect
+def refuse_to_run_without_a_broker(**kwargs: object) -> None:
+    """Without REDIS_URL there is no broker (settings: memory://): say so and stop.
+
+    A worker or beat would otherwise run against an in-process queue nobody else sees.
+    """
+    if app.conf.broker_url.startswith("memory://"):
+        raise SystemExit(
+            "No broker configured: set REDIS_URL (or CELERY_BROKER_URL) to run a Celery "
+            "worker or beat; without one, tasks run inline in the process that sends them."
+        )
 {%- if cookiecutter.use_sentry == "y" %}
 
 

@@ -1,8 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("", include("{{ cookiecutter.project_slug }}.monitoring.urls")),
     path("orders/", include("{{ cookiecutter.project_slug }}.orders.urls")),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),
 ]

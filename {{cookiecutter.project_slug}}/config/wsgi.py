@@ -1,9 +1,9 @@
 """WSGI entry point: `gunicorn -c gunicorn.conf.py config.wsgi`."""
 
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+from config.boot import use_default_settings
+
+use_default_settings()
 
 application = get_wsgi_application()

@@ -35,9 +35,13 @@ def requires(*names: str) -> pytest.MarkDecorator:
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
-    """The current environment without service URLs, plus overrides."""
+    """The current environment without service URLs, under local settings, plus overrides.
+
+    Local settings are named rather than left to the `.env` file, which a fresh
+    clone (CI) does not have.
+    """
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     env.update(overrides)
     return env
 
@@ -57,6 +61,25 @@ def run_python(*args: str, env: dict[str, str], timeout: float = 60) -> subproce
 
 def run_manage(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
     return run_python("manage.py", *args, env=env, timeout=timeout)
+
+
+# Production settings that start (no service is contacted at import).
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "a-production-like-secret-key-that-is-long-enough-0123456789-abcdefghij",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "ENVIRONMENT": "production",
+}
+
+
+def settings_values(env: dict[str, str], *expressions: str) -> list[str]:
+    """Evaluate `s.<expression>` on the settings a fresh process loads with `env`."""
+    values = ", ".join(f"s.{expression}" for expression in expressions)
+    code = f"from django.conf import settings as s; print({values}, sep='\\n')"
+    result = run_manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
 
 
 def free_port() -> int:

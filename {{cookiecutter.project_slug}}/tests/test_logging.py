@@ -4,6 +4,7 @@ import http.client
 import json
 import logging
 import logging.config
+import re
 import subprocess
 import sys
 import time
@@ -56,8 +57,13 @@ def assert_contract_fields(record: dict, environment: str, release: str) -> None
 
 
 def test_stdlib_and_structlog_lines_share_one_json_shape():
+    # Test settings: local ones refuse an ENVIRONMENT other than development.
     result = log_from_manage(
-        LOG_FORMAT="json", ENVIRONMENT="staging", RELEASE_VERSION="1.4.2", LOG_LEVEL="info"
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        LOG_FORMAT="json",
+        ENVIRONMENT="staging",
+        RELEASE_VERSION="1.4.2",
+        LOG_LEVEL="info",
     )
     assert result.stderr == ""
     plain, structured = parse_json_lines(result.stdout)
@@ -168,10 +174,10 @@ def wait_for_port(stdout_path: Path, process: subprocess.Popen) -> int:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"gunicorn exited: {stdout_path.read_text()}")
-        for line in stdout_path.read_text().splitlines():
-            message = json.loads(line)["message"]
-            if message.startswith("Listening at: http://127.0.0.1:"):
-                return int(message.rsplit(":", 1)[1].split()[0])
+        # Either format: the tests read every line's format afterwards.
+        listening = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", stdout_path.read_text())
+        if listening:
+            return int(listening.group(1))
         time.sleep(0.05)
     pytest.fail("gunicorn did not listen within 30 s")
 
@@ -250,3 +256,26 @@ def test_gunicorn_and_django_write_only_json_lines(tmp_path):
     for secret in SECRETS:
         assert secret not in output
     assert "HTTP_" not in output
+
+
+def test_gunicorn_under_local_settings_writes_one_format(tmp_path):
+    """`make demo` serves local settings with gunicorn: its lines and Django's look alike."""
+    env = clean_env()  # local settings
+    env.pop("LOG_FORMAT", None)
+    stdout_path = tmp_path / "stdout"
+    with open(stdout_path, "w") as stdout:
+        process = subprocess.Popen(
+            gunicorn_command(), cwd=PROJECT_DIR, env=env, stdout=stdout, stderr=subprocess.STDOUT
+        )
+    try:
+        port = wait_for_port(stdout_path, process)
+        assert send(port, "GET", "/health/live/", headers={})[0] == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    lines = [line for line in stdout_path.read_text().splitlines() if line.strip()]
+    assert any("Booting worker" in line for line in lines)
+    assert any("path=/health/live/" in line for line in lines)  # the access line
+    for line in lines:
+        assert not line.startswith("{"), f"a JSON line among console lines: {line}"
+        assert re.match(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d", line), line

@@ -45,12 +45,14 @@ from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
 from .conftest import (
+    PRODUCTION_ENV,
     PROJECT_DIR,
     WORKER_METRICS_PORT,
     celery_app,
     clean_env,
     free_port,
     requires,
+    settings_values,
 )
 from .live_server import hanging_server
 
@@ -226,6 +228,13 @@ def test_a_malformed_allowed_network_is_named_at_start_up(settings):
     settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "office-lan"]
     with pytest.raises(ImproperlyConfigured, match=r"'office-lan'.*CIDR"):
         MetricsMiddleware(lambda request: HttpResponse())
+
+
+def test_the_worker_exporter_listens_on_loopback_unless_deployed():
+    local = clean_env(DJANGO_SETTINGS_MODULE="config.settings.local")
+    assert settings_values(local, "METRICS_WORKER_ADDRESS") == ["127.0.0.1"]
+    production = settings_values(clean_env(**PRODUCTION_ENV), "METRICS_WORKER_ADDRESS")
+    assert production == ["0.0.0.0"]  # noqa: S104
 
 
 # Values other modules record ----------------------------------------------------------

@@ -1,25 +1,156 @@
 """Settings boot as documented: zero services locally, fail fast in production."""
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from .conftest import clean_env, requires, run_manage
+from .conftest import PRODUCTION_ENV, PROJECT_DIR, clean_env, requires, run_manage, settings_values
 
-PRODUCTION_ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DJANGO_SECRET_KEY": "a-production-like-secret-key-that-is-long-enough-0123456789-abcdefghij",
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "ENVIRONMENT": "production",
+
+@pytest.fixture(scope="module")
+def deployed_copy(tmp_path_factory) -> Path:
+    """The project as a server has it: the same code, no .env (git and images leave it out)."""
+    copy = tmp_path_factory.mktemp("deployed") / PROJECT_DIR.name
+    ignore = shutil.ignore_patterns(".env", ".venv", "*.sqlite3", "__pycache__", ".pytest*")
+    shutil.copytree(PROJECT_DIR, copy, ignore=ignore)
+    return copy
+
+
+# What each entry point loads when started as the deploy files start it.
+ENTRY_POINTS = {
+    "manage.py": "import manage; manage.use_default_settings()",
+    "wsgi": "import config.wsgi",
+    "asgi": "import config.asgi",
+    "celery": "from config.celery_app import app; app.loader.import_default_modules()",
+    "gunicorn.conf.py": "import runpy; runpy.run_path('gunicorn.conf.py')",
+}
+REPORT = "from django.conf import settings as s; print(s.SETTINGS_MODULE, s.DEBUG, s.ENVIRONMENT)"
+
+
+def load_entry_point(folder: Path, entry_point: str, env: dict[str, str]):
+    code = f"{ENTRY_POINTS[entry_point]}; {REPORT}"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_every_entry_point_defaults_to_production_without_a_dot_env(deployed_copy, entry_point):
+    env = clean_env(**{k: v for k, v in PRODUCTION_ENV.items() if k != "ENVIRONMENT"})
+    env.pop("DJANGO_SETTINGS_MODULE")
+    env.pop("ENVIRONMENT", None)
+    env["PYTHONPATH"] = str(deployed_copy)
+    result = load_entry_point(deployed_copy, entry_point, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-3:] == ["config.settings.production", "False", "production"]
+
+
+@pytest.fixture(scope="module")
+def developer_copy(deployed_copy, tmp_path_factory) -> Path:
+    """The project on a developer's machine: with the .env the generator writes."""
+    copy = tmp_path_factory.mktemp("developer") / PROJECT_DIR.name
+    shutil.copytree(deployed_copy, copy)
+    (copy / ".env").write_text(
+        "# written by the generator\nDJANGO_SETTINGS_MODULE=config.settings.local\n"
+    )
+    return copy
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_every_entry_point_uses_the_settings_dot_env_names(developer_copy, entry_point):
+    env = clean_env(PYTHONPATH=str(developer_copy))
+    env.pop("DJANGO_SETTINGS_MODULE")
+    env.pop("ENVIRONMENT", None)
+    result = load_entry_point(developer_copy, entry_point, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-3:] == ["config.settings.local", "True", "development"]
+
+
+def test_a_server_without_variables_is_told_what_production_needs(deployed_copy):
+    env = clean_env()
+    env.pop("DJANGO_SETTINGS_MODULE")
+    env.pop("DJANGO_SECRET_KEY", None)  # this process may have read it from .env
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=deployed_copy, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "need these environment variables: DJANGO_SECRET_KEY, DATABASE_URL" in result.stderr
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_local_settings_refuse_a_deployed_environment(environment):
+    env = clean_env(DJANGO_SETTINGS_MODULE="config.settings.local", ENVIRONMENT=environment)
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert (
+        f"config.settings.local is for a developer's machine, but ENVIRONMENT is '{environment}'"
+    ) in result.stderr
+
+
+def test_production_names_itself_production_unless_told():
+    env = clean_env(**PRODUCTION_ENV)
+    del env["ENVIRONMENT"]
+    logged = "LOGGING['formatters']['stdout']['environment']"
+    assert settings_values(env, "ENVIRONMENT", logged) == ["production", "production"]
+    env["ENVIRONMENT"] = "staging"
+    assert settings_values(env, "ENVIRONMENT")[0] == "staging"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me",
+        "django-insecure-" + "x1y2z3" * 10,
+        "short-but-varied-0123456789",
+        "a" * 80,
+    ],
+)
+def test_production_refuses_a_placeholder_or_weak_secret_key(key):
+    result = run_manage("check", env=clean_env(**{**PRODUCTION_ENV, "DJANGO_SECRET_KEY": key}))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not fit for production" in result.stderr
+    assert key not in result.stderr  # the sentence never repeats the key
+
+
+def test_zero_service_mode_has_no_broker_and_says_so():
+    assert settings_values(clean_env(), "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER") == [
+        "memory://localhost/",
+        "True",
+    ]
+    # An inline task neither connects anywhere nor warns about a missing host.
+    code = (
+        "from config.celery_app import app\n"
+        "@app.task\n"
+        "def ping(): return 'pong'\n"
+        "print(ping.delay().get())"
+    )
+    result = run_manage("shell", "--no-imports", "-c", code, env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "pong"
+    assert "No hostname" not in result.stdout + result.stderr
+
+
+CELERY_COMMANDS = {
+    "worker": ["worker", "--pool=solo", "--without-mingle", "--without-gossip"],
+    "beat": ["beat", "--schedule", "{tmp}/celerybeat-schedule"],
 }
 
 
-def settings_values(env: dict[str, str], *expressions: str) -> list[str]:
-    """Evaluate `s.<expression>` on the settings a fresh process loads with `env`."""
-    values = ", ".join(f"s.{expression}" for expression in expressions)
-    code = f"from django.conf import settings as s; print({values}, sep='\\n')"
-    result = run_manage("shell", "--no-imports", "-c", code, env=env)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+@pytest.mark.parametrize("name", CELERY_COMMANDS)
+def test_worker_and_beat_without_a_broker_stop_with_one_sentence(name, tmp_path):
+    arguments = [argument.format(tmp=tmp_path) for argument in CELERY_COMMANDS[name]]
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config.celery_app", *arguments],
+        cwd=PROJECT_DIR, env=clean_env(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "No broker configured: set REDIS_URL (or CELERY_BROKER_URL)" in result.stderr
+    assert "amqp" not in result.stdout + result.stderr
 
 
 def test_local_settings_need_no_services():
@@ -93,3 +224,25 @@ def test_local_settings_print_emails_until_a_server_is_set():
     assert settings_values(clean_env(), "EMAIL_BACKEND") == [
         "django.core.mail.backends.console.EmailBackend"
     ]
+
+
+def test_the_admin_is_served_where_django_admin_url_says():
+    code = (
+        "from django.urls import Resolver404, resolve\n"
+        "print(resolve('/back-office-7f3a/').app_name)\n"
+        "try:\n"
+        "    resolve('/admin/')\n"
+        "except Resolver404:\n"
+        "    print('no /admin/')"
+    )
+    env = clean_env(DJANGO_ADMIN_URL="back-office-7f3a/")
+    result = run_manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == ["admin", "no /admin/"]
+
+
+@pytest.mark.parametrize("value", ["/admin/", "admin"])
+def test_a_malformed_admin_url_is_refused(value):
+    result = run_manage("check", env=clean_env(DJANGO_ADMIN_URL=value))
+    assert result.returncode != 0
+    assert f"DJANGO_ADMIN_URL is {value!r}" in result.stderr

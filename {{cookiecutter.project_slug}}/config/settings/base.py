@@ -3,9 +3,10 @@
 Every value an operator may change comes from an environment variable (see
 .env.example). Without DATABASE_URL / REDIS_URL the project falls back to an
 SQLite file, a local-memory cache and eager Celery, so it starts with no services.
+A child module overrides what differs for it; this module never asks which child
+imported it.
 """
 
-import os
 from pathlib import Path
 
 import environ
@@ -18,14 +19,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
 
 env = environ.Env()
-# Development reads .env (real environment variables win over it); production
-# takes its configuration from the environment only.
-READ_DOT_ENV_FILE = env.bool(
-    "DJANGO_READ_DOT_ENV_FILE",
-    default=not os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".production"),
-)
-if READ_DOT_ENV_FILE and (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env")
 
 
 def _env_number(name: str, default: float, low: float, high: float) -> float:
@@ -41,11 +34,18 @@ def _env_number(name: str, default: float, low: float, high: float) -> float:
 
 
 ENVIRONMENTS = ("development", "staging", "production")
-ENVIRONMENT = env("ENVIRONMENT", default="development")
-if ENVIRONMENT not in ENVIRONMENTS:
-    raise ImproperlyConfigured(
-        f"ENVIRONMENT is {ENVIRONMENT!r}; use one of: {', '.join(ENVIRONMENTS)}."
-    )
+
+
+def read_environment(default: str) -> str:
+    """ENVIRONMENT, or `default`; a name outside ENVIRONMENTS is refused."""
+    name = env("ENVIRONMENT", default=default)
+    if name not in ENVIRONMENTS:
+        choices = ", ".join(ENVIRONMENTS)
+        raise ImproperlyConfigured(f"ENVIRONMENT is {name!r}; use one of: {choices}.")
+    return name
+
+
+ENVIRONMENT = read_environment(default="development")
 RELEASE_VERSION = env("RELEASE_VERSION", default=__version__)
 
 # GENERAL
@@ -82,10 +82,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+# Without a broker, tasks run inline in the calling process. "memory://localhost/" names
+# that case for Celery: with an empty URL kombu would try amqp://localhost, and with no
+# host it warns on every task. A worker or beat without a broker stops with one
+# sentence (config/celery_app.py).
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL) or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
-# Without a broker, tasks run inline in the calling process.
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://localhost/"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -174,6 +177,14 @@ STORAGES = {
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Where the admin is served (config/urls.py). Bots try /admin/: the generated .env has a
+# random path; set DJANGO_ADMIN_URL in production too (docs/deploy.md).
+ADMIN_URL = env("DJANGO_ADMIN_URL", default="") or "admin/"
+if not ADMIN_URL.endswith("/") or ADMIN_URL.startswith("/"):
+    raise ImproperlyConfigured(
+        f"DJANGO_ADMIN_URL is {ADMIN_URL!r}; give a path without a leading slash that "
+        "ends with one, e.g. manage-4f9c2e/."
+    )
 
 {% if cookiecutter.use_prometheus == "y" -%}
 # PROMETHEUS METRICS (docs/metrics.md)
@@ -185,8 +196,9 @@ METRICS_ALLOWED_NETWORKS = env.list(
     default=["127.0.0.0/8", "::1/128"],
 )
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
-# Where each Celery worker serves its own /metrics.
-METRICS_WORKER_ADDRESS = env("METRICS_WORKER_ADDRESS", default="0.0.0.0")  # noqa: S104
+# Where each Celery worker serves its own /metrics: loopback here, every address in
+# production (config/settings/production.py), where Prometheus scrapes the pod or host.
+METRICS_WORKER_ADDRESS = env("METRICS_WORKER_ADDRESS", default="127.0.0.1")
 METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=9808)
 
 {% endif -%}
@@ -212,25 +224,26 @@ MANAGERS = ADMINS
 # LOGGING and request correlation (monitoring/logs.py, monitoring/middleware.py)
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-# json: one JSON object per line (production, tests); console: readable lines, the
-# default under config.settings.local. Told apart by DJANGO_SETTINGS_MODULE, as for
-# READ_DOT_ENV_FILE above: local.py imports this module and cannot hand it a default.
-LOG_FORMAT = env(
-    "LOG_FORMAT",
-    default="console"
-    if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".local")
-    else "json",
-)
+# json: one JSON object per line (production, tests); console: readable lines
+# (local.py makes it the default there).
+LOG_FORMAT = env("LOG_FORMAT", default="json")
 # Optional rotating file, always JSON, besides stdout.
 LOG_FILE = env("LOG_FILE", default="")
 LOGGING_CONFIG = f"{APPS_DIR.name}.monitoring.logs.configure_logging"
-LOGGING = build_logging(
-    level=LOG_LEVEL,
-    log_format=LOG_FORMAT,
-    log_file=LOG_FILE,
-    environment=ENVIRONMENT,
-    release=RELEASE_VERSION,
-)
+
+
+def logging_setting(environment: str, log_format: str) -> dict:
+    """LOGGING for these values; a child that changes either builds it again with this."""
+    return build_logging(
+        level=LOG_LEVEL,
+        log_format=log_format,
+        log_file=LOG_FILE,
+        environment=environment,
+        release=RELEASE_VERSION,
+    )
+
+
+LOGGING = logging_setting(ENVIRONMENT, LOG_FORMAT)
 # Access lines of slower requests are warnings.
 SLOW_REQUEST_THRESHOLD_MS = env("SLOW_REQUEST_THRESHOLD_MS", default="1000")
 # Proxies in front of the app whose X-Forwarded-For entries are trusted for the client IP.

@@ -1,7 +1,11 @@
 """Settings for the test suite: fast hashing, in-memory e-mail, eager Celery by default."""
 
-from .base import *  # noqa: F403
-from .base import env
+from config.boot import read_env_file
+
+read_env_file()
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-secret-key-not-for-production")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -40,7 +40,7 @@ def cache(timeout: float) -> Result:
 
 def broker(timeout: float) -> Result:
     url = settings.CELERY_BROKER_URL
-    if not url:
+    if urlsplit(url).scheme == "memory":
         return ok("no broker: tasks run inline")
     if urlsplit(url).scheme not in REDIS_SCHEMES:
         return warning("only Redis brokers are checked")
