@@ -75,6 +75,16 @@ def test_request_id_reaches_the_worker_task_lines(client, log_capture, celery_wo
     assert task_line["task_id"] in task_line["message"]
     for field in ("timestamp", "level", "logger", "message", "environment", "release"):
         assert field in task_line
+    # The worker logs the message's arrival before the task binds the request id.
+    task_id = task_line["task_id"]
+    [received] = wait_for_lines(
+        celery_worker_log,
+        lambda r: r["logger"] == "celery.worker.strategy" and task_id in r["message"],
+        1,
+    )
+    assert received["message"] == f"Task {PROCESS_ORDER}[{task_id}] received"
+    assert (received["task_id"], received["task_name"]) == (task_id, PROCESS_ORDER)
+    assert "request_id" not in received
     assert Order.objects.get(pk=response.json()["id"]).status == Order.Status.PROCESSED
 
 

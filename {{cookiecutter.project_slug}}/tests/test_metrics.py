@@ -219,7 +219,7 @@ def test_metrics_are_never_cached_and_only_read(client):
 
 
 def test_metrics_answer_any_host_without_widening_allowed_hosts(client):
-    # Prometheus in Kubernetes sends the pod IP as Host.
+    # Prometheus scrapes by address (a pod's IP, say) and sends it as Host.
     assert client.get("/metrics", HTTP_HOST="10.12.0.7:8000").status_code == 200
     assert client.get("/orders/1/", HTTP_HOST="10.12.0.7:8000").status_code == 400
 

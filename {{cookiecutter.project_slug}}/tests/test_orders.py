@@ -49,8 +49,24 @@ def test_bad_order_payloads_get_a_clear_400(client, body):
 
 
 @pytest.mark.django_db
-def test_unknown_order_is_404(client):
-    assert client.get("/orders/999999/").status_code == 404
+def test_unknown_order_is_a_json_404(client):
+    response = client.get("/orders/999999/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "No order 999999."}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [("get", "/orders/", "POST"), ("put", "/orders/1/", "GET"), ("delete", "/orders/1/", "GET")],
+)
+def test_other_methods_get_a_json_405(client, method, path, allowed):
+    response = getattr(client, method)(path)
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == allowed
+    assert response.json() == {"error": f"Use {allowed}."}
 
 
 @pytest.mark.worker

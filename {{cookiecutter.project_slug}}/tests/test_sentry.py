@@ -585,9 +585,13 @@ def test_bad_sample_rate_is_refused_with_its_name(value):
 # --- Filters, unit by unit ----------------------------------------------------------
 
 
+# Paths Sentry leaves alone: health probes{% if cookiecutter.use_prometheus == "y" %} and Prometheus' scrapes{% endif %}.
+UNMONITORED_PATHS = ("/health/", "/health/ready/"{% if cookiecutter.use_prometheus == "y" %}, "/metrics"{% endif %})
+
+
 def test_before_send_drops_probe_errors_and_keeps_the_rest():
     redactor = Redactor(allow_pii=False)
-    for url in ("http://h/health/", "http://h/health/ready/?x=1", "http://h/metrics"):
+    for url in [f"http://h{path}" for path in UNMONITORED_PATHS] + ["http://h/health/ready/?x=1"]:
         assert before_send({"request": {"url": url}}, {}, redactor=redactor) is None
     event = {"request": {"url": "http://h/orders/"}, "user": {"id": "1", "email": "a@b.c"}}
     assert before_send(event, {}, redactor=redactor) == {
@@ -601,7 +605,8 @@ def test_traces_sampler_never_traces_probes_and_follows_the_parent():
     sampler = make_traces_sampler(0.25)
     web = lambda path: {"wsgi_environ": {"PATH_INFO": path}}  # noqa: E731
     assert sampler(web("/health/live/")) == 0.0
-    assert sampler({**web("/metrics"), "parent_sampled": True}) == 0.0
+    for path in UNMONITORED_PATHS:
+        assert sampler({**web(path), "parent_sampled": True}) == 0.0
     assert sampler(web("/orders/")) == 0.25
     assert sampler({**web("/orders/"), "parent_sampled": True}) == 1.0
     assert sampler({"parent_sampled": False}) == 0.0

@@ -209,13 +209,13 @@ def test_production_passes_deploy_checks():
 
 
 def test_email_comes_from_one_url():
-    env = clean_env(**PRODUCTION_ENV, EMAIL_URL="smtp+tls://alerts:pa%40ss@mail.example.com:587")
+    env = clean_env(**PRODUCTION_ENV, EMAIL_URL="smtp+tls://mailer:pa%40ss@mail.example.com:587")
     email = ("EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_USE_TLS")
     assert settings_values(env, *email) == [
         "django.core.mail.backends.smtp.EmailBackend",
         "mail.example.com",
         "587",
-        "alerts",
+        "mailer",
         "True",
     ]
 

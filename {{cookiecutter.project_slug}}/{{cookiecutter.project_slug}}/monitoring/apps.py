@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class MonitoringConfig(AppConfig):
-    """Error monitoring, structured logs, health probes and alerting, one module each."""
+    """The project's monitoring, one module per concern (listed in README.md)."""
 
     name = "{{ cookiecutter.project_slug }}.monitoring"
     verbose_name = "Monitoring"

@@ -20,6 +20,7 @@ import logging
 import logging.config
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,24 @@ class UnhandledErrorsOnly(logging.Filter):
         return record.levelno >= logging.ERROR and record.exc_info is not None
 
 
+class ReceivedTaskFields(logging.Filter):
+    """Give the worker's "Task name[id] received" line its task_id and task_name.
+
+    Celery's worker writes it (logger celery.worker.strategy) when the message
+    arrives, before the task runs and binds its context (correlation.py), so
+    nothing else would put them at the top level. Celery passes the task's id and
+    name as the record's arguments. The task's request_id is bound only when the
+    task starts: this line never has one.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        task = record.args
+        if isinstance(task, Mapping) and "id" in task:
+            record.task_id = task["id"]
+            record.task_name = task.get("name")
+        return True
+
+
 def build_logging(
     *,
     level: str = "INFO",
@@ -269,7 +288,10 @@ def build_logging(
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"unhandled_errors_only": {"()": f"{__name__}.UnhandledErrorsOnly"}},
+        "filters": {
+            "unhandled_errors_only": {"()": f"{__name__}.UnhandledErrorsOnly"},
+            "received_task_fields": {"()": f"{__name__}.ReceivedTaskFields"},
+        },
         "formatters": formatters,
         "handlers": handlers,
         "root": {"level": level, "handlers": ["stdout", *(["file"] if log_file else [])]},
@@ -282,6 +304,7 @@ def build_logging(
             "django.server": {"handlers": ["null"], "propagate": False},
             "gunicorn.access": {"handlers": ["null"], "propagate": False},
             "gunicorn.error": {"handlers": [], "propagate": True},
+            "celery.worker.strategy": {"filters": ["received_task_fields"]},
         },
     }
 

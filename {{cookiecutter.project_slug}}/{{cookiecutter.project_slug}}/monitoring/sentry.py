@@ -36,8 +36,8 @@ from sentry_sdk.integrations.redis import RedisIntegration
 from .context import on_request_bound
 from .redaction import Redactor
 
-# Requests to these paths never become events or transactions (probes, scrapers).
-UNMONITORED_PATH_PREFIXES = ("/health/", "/metrics")
+# Requests to these paths never become events or transactions (probes{% if cookiecutter.use_prometheus == "y" %}, scrapers{% endif %}).
+UNMONITORED_PATH_PREFIXES = ("/health/",{% if cookiecutter.use_prometheus == "y" %} "/metrics"{% endif %})
 # Context variables (bound by the request middleware and Celery signals) sent as tags.
 CONTEXT_TAGS = ("request_id", "task_id")
 # Loggers whose ERROR lines repeat what Sentry already has: Django's log of every bad

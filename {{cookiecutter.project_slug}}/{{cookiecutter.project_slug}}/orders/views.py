@@ -1,17 +1,36 @@
 """A tiny JSON API: POST /orders/ queues processing, GET /orders/<id>/ reads the status."""
 
 import json
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from functools import wraps
 
 from django.http import HttpRequest, JsonResponse
-from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
 from .models import Order
 from .services import create_order
 
 MAX_AMOUNT = Decimal("1000000")
+
+View = Callable[..., JsonResponse]
+
+
+def allow_only(method: str) -> Callable[[View], View]:
+    """Django's require_POST / require_GET, answering 405 in JSON as the rest of the API."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def checked(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
+            if request.method != method:
+                response = JsonResponse({"error": f"Use {method}."}, status=405)
+                response["Allow"] = method
+                return response
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorator
 
 
 def _serialize(order: Order) -> dict[str, object]:
@@ -26,7 +45,7 @@ def _serialize(order: Order) -> dict[str, object]:
 # Example only: an unauthenticated JSON endpoint with no cookie session, hence no
 # CSRF token. Put real authentication in front of anything like it in your app.
 @csrf_exempt
-@require_POST
+@allow_only("POST")
 def order_create(request: HttpRequest) -> JsonResponse:
     try:
         payload = json.loads(request.body)
@@ -41,6 +60,11 @@ def order_create(request: HttpRequest) -> JsonResponse:
     return JsonResponse(_serialize(order), status=201)
 
 
-@require_GET
+@allow_only("GET")
 def order_detail(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(_serialize(get_object_or_404(Order, pk=pk)))
+    # Not get_object_or_404: its Http404 becomes Django's HTML page.
+    try:
+        order = Order.objects.get(pk=pk)
+    except Order.DoesNotExist:
+        return JsonResponse({"error": f"No order {pk}."}, status=404)
+    return JsonResponse(_serialize(order))

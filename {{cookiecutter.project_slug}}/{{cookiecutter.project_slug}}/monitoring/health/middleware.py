@@ -1,6 +1,6 @@
 """Answer the health endpoints before host validation and the HTTPS redirect.
 
-Kubernetes probes send the pod IP as Host and talk plain HTTP to the pod. Health
+Orchestrators' probes send the pod's IP as Host and talk plain HTTP to it. Health
 views read nothing from the Host header, so this middleware serves them directly;
 every other path still goes through SecurityMiddleware / CommonMiddleware, where
 ALLOWED_HOSTS answers 400 to unknown hosts. Place it above those two, below only
@@ -24,7 +24,7 @@ class HealthProbeMiddleware:
         match = self._probe_matches().get(request.path_info)
         if match is None:
             return self.get_response(request)
-        # As Django's handler would: route-aware middleware (metrics, tracing) reads it.
+        # As Django's handler would, for middleware that reads the matched route.
         request.resolver_match = match
         response = match.func(request, *match.args, **match.kwargs)
         # The one SecurityMiddleware header that matters for a JSON answer.
