@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shlex
@@ -37,3 +38,21 @@ def dockerfile_instructions(project: Path) -> list[tuple[str, str]]:
 
 def exec_form(arguments: str) -> list[str]:
     return json.loads(arguments)
+
+
+def dockerignored(relative: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore's patterns keep this path out of the build context."""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        if pattern.startswith("**/"):
+            if any(fnmatch.fnmatchcase(part, pattern[3:]) for part in parts):
+                return True
+        elif any(fnmatch.fnmatchcase(prefix, pattern) for prefix in prefixes):
+            return True
+    return False
+
+
+def dockerignore_patterns(project: Path) -> list[str]:
+    lines = (project / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]

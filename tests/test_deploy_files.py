@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,7 +20,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .artifacts import dockerfile_instructions, exec_form, procfile
+from .artifacts import (
+    dockerfile_instructions,
+    dockerignore_patterns,
+    dockerignored,
+    exec_form,
+    procfile,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +63,27 @@ def test_dockerfile_builds_a_small_non_root_image_with_a_health_check(project):
 
     ignored = (project / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git"} <= set(ignored)
+
+
+# Files a developer's machine makes that must never be committed nor copied into an image.
+PRIVATE_FILES = (".env", ".env.production", ".env.staging", "celerybeat-schedule",
+                 "celerybeat-schedule.db", "celerybeat-schedule.dat")  # fmt: skip
+
+
+def test_env_files_and_beat_schedules_stay_out_of_git_and_images(project, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(project, repo)
+    subprocess.run(["git", "init", "-q", repo], check=True)
+    for name in PRIVATE_FILES:
+        (repo / name).write_text("SECRET=1\n")
+    ignored = subprocess.run(
+        ["git", "-C", repo, "check-ignore", "--no-index", *PRIVATE_FILES, ".env.example"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()  # fmt: skip
+    assert ignored == list(PRIVATE_FILES)  # and not .env.example
+
+    patterns = dockerignore_patterns(project)
+    assert all(dockerignored(name, patterns) for name in PRIVATE_FILES)
 
 
 def test_compose_waits_for_healthy_services_and_reads_dot_env(project):

@@ -16,7 +16,6 @@ render's venv; a compose service's hostnames onto this machine's services.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
 import os
 import re
@@ -33,7 +32,13 @@ import yaml
 from ports import free_port
 from venvs import venv_for
 
-from .artifacts import dockerfile_instructions, exec_form, procfile_lines
+from .artifacts import (
+    dockerfile_instructions,
+    dockerignore_patterns,
+    dockerignored,
+    exec_form,
+    procfile_lines,
+)
 from .stack import Process, http, wait_for
 
 pytestmark = pytest.mark.slow
@@ -85,22 +90,9 @@ def git_files(project: Path, dest: Path) -> Path:
     return dest
 
 
-def dockerignored(relative: str, patterns: list[str]) -> bool:
-    parts = relative.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    for pattern in patterns:
-        if pattern.startswith("**/"):
-            if any(fnmatch.fnmatchcase(part, pattern[3:]) for part in parts):
-                return True
-        elif any(fnmatch.fnmatchcase(prefix, pattern) for prefix in prefixes):
-            return True
-    return False
-
-
-def image_files(project: Path, dest: Path, venv: Path, env: dict[str, str]) -> Path:
+def image_files(project: Path, dest: Path, env: dict[str, str]) -> Path:
     """What `COPY . .` puts in /app, then the Dockerfile's own collectstatic RUN line."""
-    lines = (project / ".dockerignore").read_text().splitlines()
-    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    patterns = dockerignore_patterns(project)
     for path in sorted(project.rglob("*")):
         relative = path.relative_to(project).as_posix()
         if path.is_file() and not dockerignored(relative, patterns):
@@ -193,7 +185,7 @@ def systemd_path(project: Path, tmp: Path, base: dict[str, str], venv: Path) -> 
 
 def dockerfile_path(project: Path, tmp: Path, base: dict[str, str], venv: Path) -> DeployPath:
     image_env = {**base, **dockerfile_env(project, venv, base)}
-    folder = image_files(project, tmp / "image", venv, image_env)
+    folder = image_files(project, tmp / "image", image_env)
     # `docker run -e ... IMAGE`: the entry point migrates first when asked to.
     env = {**image_env, **OPERATOR_VARIABLES, "DJANGO_MIGRATE_ON_START": "1"}
     return DeployPath(
@@ -206,7 +198,7 @@ def compose_path(project: Path, tmp: Path, base: dict[str, str], venv: Path) -> 
     dot_env = read_env_file(project / ".env")
     release = interpolate(compose["x-app"]["build"]["args"]["RELEASE_VERSION"], dot_env)
     image_env = {**base, **dockerfile_env(project, venv, base), "RELEASE_VERSION": release}
-    folder = image_files(project, tmp / "image", venv, image_env)
+    folder = image_files(project, tmp / "image", image_env)
     services = compose["services"]
     declared = services["web"]["environment"].items()
     environment = {key: interpolate(str(value), dot_env) for key, value in declared}
@@ -232,7 +224,7 @@ def compose_path(project: Path, tmp: Path, base: dict[str, str], venv: Path) -> 
 def kubernetes_path(project: Path, tmp: Path, base: dict[str, str], venv: Path) -> DeployPath:
     k8s = project / "deploy" / "k8s"
     image_env = {**base, **dockerfile_env(project, venv, base)}
-    folder = image_files(project, tmp / "image", venv, image_env)
+    folder = image_files(project, tmp / "image", image_env)
     config = yaml.safe_load((k8s / "configmap.yaml").read_text())["data"]
     secret_keys = yaml.safe_load((k8s / "secret.example.yaml").read_text())["stringData"]
     # The operator fills in the Secret (its example's placeholders are refused at start-up).

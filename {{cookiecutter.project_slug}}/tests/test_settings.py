@@ -246,3 +246,25 @@ def test_a_malformed_admin_url_is_refused(value):
     result = run_manage("check", env=clean_env(DJANGO_ADMIN_URL=value))
     assert result.returncode != 0
     assert f"DJANGO_ADMIN_URL is {value!r}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "bind"),
+    [
+        ({}, "0.0.0.0:8000"),
+        ({"PORT": "5123"}, "0.0.0.0:5123"),  # Procfile platforms give the port this way
+        ({"PORT": "5123", "GUNICORN_BIND": "127.0.0.1:9000"}, "127.0.0.1:9000"),
+    ],
+)
+def test_gunicorn_binds_the_platform_port(variables, bind):
+    env = clean_env(**variables)
+    for name in ("PORT", "GUNICORN_BIND"):
+        if name not in variables:
+            env.pop(name, None)
+    code = "import runpy; print(runpy.run_path('gunicorn.conf.py')['bind'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == bind

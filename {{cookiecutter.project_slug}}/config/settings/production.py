@@ -54,7 +54,8 @@ CSRF_TRUSTED_ORIGINS = env.list(
 # SECURITY: TLS is terminated by the load balancer, which sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-# Probes and scrapers talk plain HTTP to the pod; a redirect would fail them.
+# Health probes{% if cookiecutter.use_prometheus == "y" %} and Prometheus{% endif %} talk plain HTTP to the app itself; a redirect
+# would fail them.
 SECURE_REDIRECT_EXEMPT = [
     r"^health/",
 {%- if cookiecutter.use_prometheus == "y" %}
