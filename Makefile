@@ -33,8 +33,8 @@ bench: $(STAMP)  ## Benchmarks (loopback only, a few minutes); results go to BEN
 	$(PYTHON) bench/bench_health.py --database-url $(BENCH_PG) --redis-url $(BENCH_REDIS)
 
 lint: $(STAMP)  ## Lint the template's own code (renders are linted by the tests)
-	$(VENV)/bin/ruff check hooks scripts tests bench
-	$(VENV)/bin/ruff format --check hooks scripts tests bench
+	$(VENV)/bin/ruff check hooks scripts tests bench local_extensions.py
+	$(VENV)/bin/ruff format --check hooks scripts tests bench local_extensions.py
 
 clean:  ## Remove venvs, caches and demo output
 	rm -rf $(VENV) .cache .demo

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR / "scripts"))
+COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
 DEFAULTS: dict = json.loads((REPO_DIR / "cookiecutter.json").read_text())
 OPTIONS = (
@@ -43,6 +46,19 @@ def option_matrix() -> list[dict[str, str]]:
 
 def combo_id(combo: dict[str, str]) -> str:
     return "-".join(f"{name.removeprefix('use_')}={value}" for name, value in combo.items())
+
+
+def run_cookiecutter(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """The `cookiecutter` command, run from `cwd` as a user would; output captured as text."""
+    return subprocess.run(
+        [COOKIECUTTER, *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO_DIR
-
-COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
+from .conftest import REPO_DIR, run_cookiecutter
 
 CASES = [
     ("project_slug", "my-project", "use lower-case letters"),
@@ -30,22 +27,16 @@ CASES = [
 ]
 
 
-def run_cookiecutter(tmp_path: Path, key: str, value: str) -> subprocess.CompletedProcess:
+def render(tmp_path: Path, key: str, value: str) -> subprocess.CompletedProcess:
     answers = [f"{key}={value}"]
     if key == "project_name":  # the slug derived from a bad name would be reported too
         answers.append("project_slug=valid_slug")
-    return subprocess.run(
-        [COOKIECUTTER, "--no-input", "-o", tmp_path, REPO_DIR, *answers],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return run_cookiecutter("--no-input", "-o", tmp_path, REPO_DIR, *answers, cwd=tmp_path)
 
 
 @pytest.mark.parametrize(("key", "value", "allowed"), CASES, ids=[f"{k}={v}" for k, v, _ in CASES])
 def test_invalid_answer_stops_generation(tmp_path, key, value, allowed):
-    result = run_cookiecutter(tmp_path, key, value)
+    result = render(tmp_path, key, value)
     assert result.returncode != 0
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ")]
     assert len(error_lines) == 1, result.stderr
@@ -55,7 +46,7 @@ def test_invalid_answer_stops_generation(tmp_path, key, value, allowed):
 
 
 def test_valid_answers_render(tmp_path):
-    result = run_cookiecutter(tmp_path, "description", "Orders, payments & co.")
+    result = render(tmp_path, "description", "Orders, payments & co.")
     assert result.returncode == 0, result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["my_project"]
     assert "cd my_project" in result.stdout

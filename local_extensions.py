@@ -1,0 +1,45 @@
+"""Jinja extensions cookiecutter loads from this template (`_extensions` in cookiecutter.json).
+
+They run inside the cookiecutter process. The hooks run in child processes, after
+cookiecutter has moved into the template folder, so they cannot see from there
+where cookiecutter was run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jinja2 import Environment
+from jinja2.ext import Extension
+
+TEMPLATE_DIR = Path(__file__).resolve().parent
+
+
+def shown_path(path: str, invoked_from: Path) -> str:
+    """`path` as typed in the folder cookiecutter ran in: relative below it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    if absolute.is_relative_to(invoked_from):
+        return os.path.relpath(absolute, invoked_from)
+    return str(absolute)
+
+
+class InvocationDir(Extension):
+    """The `from_invocation_dir` filter: a path as the user types it where cookiecutter ran."""
+
+    # cookiecutter makes its environments in the folder it was run in, except the
+    # ones for the hooks, made after it moved into the template folder: the last
+    # folder other than that one is where it ran. (Run from the template folder
+    # itself, that is the answer too.)
+    invoked_from = TEMPLATE_DIR
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        cwd = Path.cwd()
+        if cwd != TEMPLATE_DIR:
+            InvocationDir.invoked_from = cwd
+        environment.filters["from_invocation_dir"] = self.from_invocation_dir
+
+    @staticmethod
+    def from_invocation_dir(path: str) -> str:
+        return shown_path(path, InvocationDir.invoked_from)
