@@ -2,14 +2,16 @@
 
 They run inside the cookiecutter process. The hooks run in child processes, after
 cookiecutter has moved into the template folder, so they cannot see from there
-where cookiecutter was run.
+where cookiecutter was run, nor change what cookiecutter prints when they fail.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
+from cookiecutter.exceptions import FailedHookException
 from jinja2 import Environment
 from jinja2.ext import Extension
 
@@ -43,3 +45,24 @@ class InvocationDir(Extension):
     @staticmethod
     def from_invocation_dir(path: str) -> str:
         return shown_path(path, InvocationDir.invoked_from)
+
+
+class WithoutHookTraceback(logging.Filter):
+    """Drops cookiecutter's log record of a failed hook.
+
+    The record carries a traceback of cookiecutter's own code, printed under the
+    sentences our hook wrote (the command then prints "Hook script failed" plainly).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], FailedHookException))
+
+
+class QuietHookFailure(Extension):
+    """Installs WithoutHookTraceback on cookiecutter's hooks logger, once per process."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        logger = logging.getLogger("cookiecutter.hooks")
+        if not any(isinstance(f, WithoutHookTraceback) for f in logger.filters):
+            logger.addFilter(WithoutHookTraceback())

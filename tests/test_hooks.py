@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,25 @@ def test_sentry_rates_are_checked_only_when_they_matter():
 def test_every_invalid_answer_is_reported():
     errors = pre.validate(answers(project_slug="django", author_email="nope", timezone="Nowhere"))
     assert [e.split(" ", 1)[0] for e in errors] == ["project_slug", "author_email", "timezone"]
+
+
+def test_retry_hint_gives_a_command_to_paste_where_cookiecutter_ran():
+    hint = pre.retry_hint("my out/cookiecutter-answers.json", "gh:org/template", "my out")
+    assert hint.splitlines() == [
+        "Your answers are saved in my out/cookiecutter-answers.json: correct the ones named above"
+        " in that file, then run",
+        "  cookiecutter --replay-file 'my out/cookiecutter-answers.json' gh:org/template"
+        " -o 'my out'",
+    ]
+    assert pre.retry_hint("cookiecutter-answers.json", ".", ".").endswith(
+        "\n  cookiecutter --replay-file cookiecutter-answers.json ."
+    )
+
+
+def test_saved_answers_are_a_replay_file(tmp_path):
+    pre.save_answers(tmp_path / "answers.json", answers(project_name="Café"))
+    saved = json.loads((tmp_path / "answers.json").read_text())
+    assert saved == {"cookiecutter": answers(project_name="Café")}
 
 
 def make_tree(root: Path, *relatives: str) -> None:
