@@ -201,16 +201,12 @@ def test_paths_are_shown_from_the_folder_cookiecutter_ran_in(path, shown):
     assert extensions.shown_path(path, Path("/work/me")) == shown
 
 
-@pytest.mark.parametrize(
-    ("output_dir", "shown"),
-    [(".", "my_project"), ("out", "out/my_project"), ("out/../elsewhere", "elsewhere/my_project")],
-)
-def test_the_command_names_the_project_folder_from_where_it_ran(tmp_path, output_dir, shown):
-    result = run_cookiecutter("--no-input", "-o", output_dir, REPO_DIR, cwd=tmp_path)
+def test_the_command_names_the_project_folder_from_where_it_ran(tmp_path):
+    result = run_cookiecutter("--no-input", "-o", "out/../elsewhere", REPO_DIR, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Project ready in {shown}\n" in result.stdout
-    assert f"\n  cd {shown}\n" in result.stdout
-    assert (tmp_path / shown / "manage.py").is_file()
+    assert "Project ready in elsewhere/my_project\n" in result.stdout
+    assert "\n  cd elsewhere/my_project\n" in result.stdout
+    assert (tmp_path / "elsewhere" / "my_project" / "manage.py").is_file()
 
 
 def test_a_project_outside_the_folder_it_ran_from_is_named_by_its_absolute_path(tmp_path):

@@ -96,4 +96,5 @@ def test_valid_answers_render(tmp_path):
     result = render(tmp_path, "description", "Orders, payments & co.")
     assert result.returncode == 0, result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["my_project"]
-    assert "cd my_project" in result.stdout
+    assert "Project ready in my_project\n" in result.stdout
+    assert "\n  cd my_project\n" in result.stdout
