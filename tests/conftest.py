@@ -7,9 +7,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from . import services
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR / "scripts"))
@@ -59,6 +62,20 @@ def run_cookiecutter(*args: str | Path, cwd: Path, **env: str) -> subprocess.Com
         check=False,
         timeout=60,
     )
+
+
+# --- PostgreSQL and Redis (services.py) ------------------------------------------------
+
+
+@pytest.fixture
+def service_env(request) -> Iterator[dict[str, str]]:
+    """DATABASE_URL and REDIS_URL of this test's own, removed after it, pass or fail."""
+    label = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    with services.postgres_database(label) as database_url, services.redis_db() as redis_url:
+        yield {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+
+
+# --- renders ----------------------------------------------------------------------------
 
 
 @pytest.fixture
