@@ -32,8 +32,8 @@ demo: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Render with defaults, install, migrate
 test: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Full template test suite
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS)
 
-test-fast: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Everything but the slow install-and-run tests
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e"
+test-fast: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Everything but the tests on PostgreSQL and Redis
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e and not services"
 
 bench: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Benchmarks (loopback only, a few minutes); results go to BENCHMARKS.md by hand
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

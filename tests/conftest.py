@@ -67,6 +67,35 @@ def run_cookiecutter(*args: str | Path, cwd: Path, **env: str) -> subprocess.Com
 # --- PostgreSQL and Redis (services.py) ------------------------------------------------
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "services: needs PostgreSQL and Redis (tests/services.py)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by markers
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if services.needed_by([item.nodeid]):
+            item.add_marker(pytest.mark.services)
+
+
+def stop_unless_services_answer(nodeids: list[str]) -> None:
+    """Before any slow work: one sentence per service down, if the selected tests need them."""
+    if services.needed_by(nodeids) and (sentences := services.not_answering()):
+        pytest.exit(" ".join(sentences), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_collection_finish(session):
+    # Under xdist the workers collect and the controller decides (the hook below).
+    if not hasattr(session.config, "workerinput"):
+        stop_unless_services_answer([item.nodeid for item in session.items])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """xdist's controller, once a worker has collected (before any test is sent to one)."""
+    stop_unless_services_answer(ids)
+
+
 @pytest.fixture
 def service_env(request) -> Iterator[dict[str, str]]:
     """DATABASE_URL and REDIS_URL of this test's own, removed after it, pass or fail."""

@@ -8,10 +8,12 @@ another checkout's `make test`) never share or wipe one.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -21,6 +23,8 @@ import redis
 PG = os.environ.get("TEMPLATE_TEST_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("TEMPLATE_TEST_REDIS", "redis://127.0.0.1:6379")
 CONNECT_TIMEOUT = 3
+# The test files that need both: a session that selects any of them checks first.
+SERVICE_TESTS = ("tests/test_e2e.py", "tests/test_generated_project.py", "tests/test_services.py")
 # A render's own suite runs pytest-django, which creates test_<NAME> from DATABASE_URL
 # and drops it at its end; a suite killed before then leaves it, so both go.
 DATABASES_MADE_FROM = ("{name}", "test_{name}")
@@ -44,6 +48,63 @@ return 1
 """
 
 
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url: str
+    variable: str
+    ping: Callable[[str], object]
+
+
+def ping_postgres(url: str) -> None:
+    with psycopg.connect(f"{url}/postgres", connect_timeout=CONNECT_TIMEOUT):
+        pass
+
+
+def redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT
+    )
+
+
+SERVICES = (
+    Service("PostgreSQL", PG, "TEMPLATE_TEST_PG", ping_postgres),
+    Service("Redis", REDIS, "TEMPLATE_TEST_REDIS", lambda url: redis_client(url).ping()),
+)
+
+
+def without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def needed_by(nodeids: Iterable[str]) -> bool:
+    return any(nodeid.startswith(SERVICE_TESTS) for nodeid in nodeids)
+
+
+def silent(services: Iterable[Service]) -> list[str]:
+    """One sentence per service that does not answer."""
+    sentences = []
+    for service in services:
+        try:
+            service.ping(service.url)
+        except (psycopg.Error, redis.RedisError, OSError):
+            sentences.append(
+                f"{service.name} at {without_password(service.url)} is not answering: "
+                f"start it (see README) or set {service.variable}."
+            )
+    return sentences
+
+
+@functools.cache
+def not_answering() -> tuple[str, ...]:
+    """silent(SERVICES), checked once per process (xdist's controller asks once per worker)."""
+    return tuple(silent(SERVICES))
+
+
 @contextmanager
 def postgres_database(label: str) -> Iterator[str]:
     """The URL of a new, empty database; it (and any made from it) is dropped after."""
@@ -56,20 +117,6 @@ def postgres_database(label: str) -> Iterator[str]:
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
             for made in DATABASES_MADE_FROM:
                 admin.execute(f'DROP DATABASE IF EXISTS "{made.format(name=name)}" WITH (FORCE)')
-
-
-def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT
-    )
-
-
-def without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def db_numbers(client: redis.Redis) -> range:
