@@ -32,7 +32,8 @@ class InvocationDir(Extension):
     # cookiecutter makes its environments in the folder it was run in, except the
     # ones for the hooks, made after it moved into the template folder: the last
     # folder other than that one is where it ran. (Run from the template folder
-    # itself, that is the answer too.)
+    # itself, that is the answer too; a process that renders again from there after
+    # rendering elsewhere, through the API, is shown paths from that earlier folder.)
     invoked_from = TEMPLATE_DIR
 
     def __init__(self, environment: Environment) -> None:
