@@ -7,6 +7,12 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 PYTEST_WORKERS ?= 2
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432/health_bench
 BENCH_REDIS ?= redis://127.0.0.1:6379/12
+# Caches and tool state stay in the repo (README), not in $HOME: uv's and pip's
+# download caches, cookiecutter's replay files and cloned templates.
+CACHE := $(CURDIR)/.cache
+export UV_CACHE_DIR := $(CACHE)/uv
+export PIP_CACHE_DIR := $(CACHE)/pip
+export COOKIECUTTER_CONFIG := $(CACHE)/cookiecutter/config.yaml
 
 .PHONY: demo test test-fast lint bench clean
 
@@ -16,16 +22,20 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/uv pip install -q --python $(PYTHON) -r pyproject.toml --extra dev
 	rm -f $(VENV)/.installed-* && touch $@
 
-demo: $(STAMP)  ## Render with defaults, install, migrate, serve briefly, print answers
+$(COOKIECUTTER_CONFIG): Makefile
+	mkdir -p $(@D)
+	printf 'cookiecutters_dir: "%s/templates/"\nreplay_dir: "%s/replay/"\n' $(@D) $(@D) > $@
+
+demo: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Render with defaults, install, migrate, serve briefly, print answers
 	PYTHONPATH=scripts $(PYTHON) scripts/demo.py
 
-test: $(STAMP)  ## Full template test suite
+test: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Full template test suite
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS)
 
-test-fast: $(STAMP)  ## Everything but the slow install-and-run tests
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e"
+test-fast: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Everything but the tests on PostgreSQL and Redis
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e and not services"
 
-bench: $(STAMP)  ## Benchmarks (loopback only, a few minutes); results go to BENCHMARKS.md by hand
+bench: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Benchmarks (loopback only, a few minutes); results go to BENCHMARKS.md by hand
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PYTHON) bench/bench_requests.py
 	$(PYTHON) bench/sentry_options.py
@@ -33,8 +43,8 @@ bench: $(STAMP)  ## Benchmarks (loopback only, a few minutes); results go to BEN
 	$(PYTHON) bench/bench_health.py --database-url $(BENCH_PG) --redis-url $(BENCH_REDIS)
 
 lint: $(STAMP)  ## Lint the template's own code (renders are linted by the tests)
-	$(VENV)/bin/ruff check hooks scripts tests bench
-	$(VENV)/bin/ruff format --check hooks scripts tests bench
+	$(VENV)/bin/ruff check hooks scripts tests bench local_extensions.py
+	$(VENV)/bin/ruff format --check hooks scripts tests bench local_extensions.py
 
 clean:  ## Remove venvs, caches and demo output
 	rm -rf $(VENV) .cache .demo

@@ -7,6 +7,7 @@ arguments so the template's unit tests can call them on a temporary folder.
 from __future__ import annotations
 
 import secrets
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -100,17 +101,19 @@ def apply_options(root: Path, options: dict[str, str]) -> None:
     prune_empty_dirs(root, PRUNABLE_DIRS)
 
 
-def next_steps(slug: str) -> str:
+def next_steps(project: str) -> str:
+    """What to do next; `project` is the folder as typed where cookiecutter ran."""
     return f"""
-Project ready in ./{slug}
+Project ready in {project}
 
-  cd {slug}
+  cd {shlex.quote(project)}
   make install    # venv + dependencies
   make migrate    # SQLite by default; set DATABASE_URL for PostgreSQL
   make run        # http://127.0.0.1:8000/health/
   make test
 
-Set the variables in .env (see README.md) before deploying.
+.env holds this machine's settings only: production never reads it and takes its
+variables from the environment (see docs/deploy.md).
 """
 
 
@@ -123,7 +126,9 @@ def main() -> int:
     }
     apply_options(root, options)
     write_env_file(root, fresh_env_secrets())
-    print(next_steps("{{ cookiecutter.project_slug }}"))
+    # The output folder as typed where cookiecutter ran (local_extensions.py).
+    output_dir = {{ cookiecutter._output_dir | from_invocation_dir | tojson }}  # fmt: skip
+    print(next_steps(str(Path(output_dir, root.name))))
     return 0
 
 

@@ -2,17 +2,21 @@
 
 Each rule lives in a small function that returns an error sentence or None, so
 the rules can be unit-tested without rendering anything. The hook prints one
-plain sentence per invalid answer and exits 1; cookiecutter then removes
+plain sentence per invalid answer, saves the answers in a replay file and prints
+the command that renders them once fixed, then exits 1; cookiecutter removes
 the folder it had just created, so nothing half-rendered is left behind.
 """
 
 from __future__ import annotations
 
+import json
 import keyword
 import math
 import re
+import shlex
 import sys
 import zoneinfo
+from pathlib import Path
 
 # Names a project package must not take: it would shadow these imports.
 SHADOWED_MODULES = frozenset(
@@ -40,6 +44,8 @@ SLUG_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`|~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 UNSAFE_TEXT_RE = re.compile(r'["\\\x00-\x1f\x7f{}]')
+# Saved in the output folder, in cookiecutter's replay format (`--replay-file`).
+ANSWERS_FILE = "cookiecutter-answers.json"
 YES_NO_KEYS = (
     "use_sentry",
     "use_sentry_profiling",
@@ -139,30 +145,36 @@ def validate(answers: dict[str, str]) -> list[str]:
     return [error for error in errors if error]
 
 
+def save_answers(path: Path, answers: dict[str, object]) -> None:
+    path.write_text(json.dumps({"cookiecutter": answers}, indent=2, ensure_ascii=False) + "\n")
+
+
+def retry_hint(answers_file: str, template: str, output_dir: str) -> str:
+    """How to render the saved answers once the bad ones are fixed; paths as typed."""
+    command = ["cookiecutter", "--replay-file", answers_file, template]
+    if output_dir != ".":
+        command += ["-o", output_dir]
+    return (
+        f"Your answers are saved in {answers_file}: correct the ones named above in that file, "
+        f"then run\n  {shlex.join(command)}"
+    )
+
+
 def main() -> int:
-    # tojson renders each answer as a valid Python string literal, whatever it holds.
-    # fmt: off
-    answers = {
-        "project_name": {{ cookiecutter.project_name | tojson }},
-        "project_slug": {{ cookiecutter.project_slug | tojson }},
-        "description": {{ cookiecutter.description | tojson }},
-        "author_name": {{ cookiecutter.author_name | tojson }},
-        "author_email": {{ cookiecutter.author_email | tojson }},
-        "domain_name": {{ cookiecutter.domain_name | tojson }},
-        "timezone": {{ cookiecutter.timezone | tojson }},
-        "use_sentry": {{ cookiecutter.use_sentry | tojson }},
-        "sentry_traces_sample_rate": {{ cookiecutter.sentry_traces_sample_rate | tojson }},
-        "use_sentry_profiling": {{ cookiecutter.use_sentry_profiling | tojson }},
-        "sentry_profiles_sample_rate": {{ cookiecutter.sentry_profiles_sample_rate | tojson }},
-        "sentry_send_default_pii": {{ cookiecutter.sentry_send_default_pii | tojson }},
-        "use_prometheus": {{ cookiecutter.use_prometheus | tojson }},
-        "use_kubernetes": {{ cookiecutter.use_kubernetes | tojson }},
-    }
-    # fmt: on
+    # Every answer, and cookiecutter's own keys (the template, the output folder): the
+    # JSON text as a JSON string, which is a valid Python string literal too.
+    answers = json.loads({{ cookiecutter | tojson | tojson }})  # fmt: skip
     errors = validate(answers)
+    if not errors:
+        return 0
     for error in errors:
         print(f"ERROR: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    save_answers(Path(answers["_output_dir"], ANSWERS_FILE), answers)
+    # The output folder as typed where cookiecutter ran (local_extensions.py).
+    output_dir = {{ cookiecutter._output_dir | from_invocation_dir | tojson }}  # fmt: skip
+    answers_file = str(Path(output_dir, ANSWERS_FILE))
+    print(retry_hint(answers_file, answers["_template"], output_dir), file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

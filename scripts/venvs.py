@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO_DIR / ".cache" / "venvs"
 UV = Path(sys.executable).parent / "uv"
+# The Makefile exports the same; this default serves runs outside make (pytest alone).
+UV_CACHE_DIR = REPO_DIR / ".cache" / "uv"
+
+
+def uv_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """uv's environment: its download cache inside the repo unless the caller chose one."""
+    return {"UV_CACHE_DIR": str(UV_CACHE_DIR), **environ}
 
 
 def venv_for(project_dir: Path, extras: tuple[str, ...] = ("dev",)) -> Path:
@@ -41,9 +50,10 @@ def shared_venv(key_material: bytes, install_args: list[str]) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (venv / ".complete").exists():
             # --clear: start over if an earlier attempt was interrupted half-way.
+            env = uv_env(os.environ)
             create = [UV, "venv", "-q", "--clear", "--python", sys.executable, venv]
-            subprocess.run(create, check=True)
+            subprocess.run(create, check=True, env=env)
             install = [UV, "pip", "install", "-q", "--python", venv / "bin" / "python"]
-            subprocess.run([*install, *install_args], check=True)
+            subprocess.run([*install, *install_args], check=True, env=env)
             (venv / ".complete").touch()
     return venv

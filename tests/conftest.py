@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from . import services
+
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR / "scripts"))
+COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
 DEFAULTS: dict = json.loads((REPO_DIR / "cookiecutter.json").read_text())
 OPTIONS = (
@@ -43,6 +49,62 @@ def option_matrix() -> list[dict[str, str]]:
 
 def combo_id(combo: dict[str, str]) -> str:
     return "-".join(f"{name.removeprefix('use_')}={value}" for name, value in combo.items())
+
+
+def run_cookiecutter(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """The `cookiecutter` command, run from `cwd` as a user would; output captured as text."""
+    return subprocess.run(
+        [COOKIECUTTER, *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+# --- PostgreSQL and Redis (services.py) ------------------------------------------------
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "services: needs PostgreSQL and Redis (tests/services.py)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by markers
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if services.needed_by([item.nodeid]):
+            item.add_marker(pytest.mark.services)
+
+
+def stop_unless_services_answer(nodeids: list[str]) -> None:
+    """Before any slow work: one sentence per service down, if the selected tests need them."""
+    if services.needed_by(nodeids) and (sentences := services.not_answering()):
+        pytest.exit(" ".join(sentences), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_collection_finish(session):
+    # Under xdist the workers collect and the controller decides (the hook below).
+    if not hasattr(session.config, "workerinput"):
+        stop_unless_services_answer([item.nodeid for item in session.items])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """xdist's controller, once a worker has collected (before any test is sent to one)."""
+    stop_unless_services_answer(ids)
+
+
+@pytest.fixture
+def service_env(request) -> Iterator[dict[str, str]]:
+    """DATABASE_URL and REDIS_URL of this test's own, removed after it, pass or fail."""
+    label = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    with services.postgres_database(label) as database_url, services.redis_db() as redis_url:
+        yield {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+
+
+# --- renders ----------------------------------------------------------------------------
 
 
 @pytest.fixture

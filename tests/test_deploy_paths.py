@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,15 +40,12 @@ from .stack import Process, http, wait_for
 
 pytestmark = pytest.mark.slow
 
-PG = os.environ.get("TEMPLATE_TEST_PG", "postgres://postgres@127.0.0.1:5432")
-REDIS = os.environ.get("TEMPLATE_TEST_REDIS", "redis://127.0.0.1:6379")
-REDIS_DB = 11
 DOMAIN = "example.com"  # the default answer: production's ALLOWED_HOSTS
 ADMIN_URL = "back-office-5e1f/"
-# What docs/deploy.md tells an operator to set, with values of this test.
+# What docs/deploy.md tells an operator to set, with values of this test (DATABASE_URL and
+# REDIS_URL too: a database and a Redis db of the test's own, from `service_env`).
 OPERATOR_VARIABLES = {
     "DJANGO_SECRET_KEY": "deploy-path-test-" + "0123456789abcdef" * 4,
-    "REDIS_URL": f"{REDIS}/{REDIS_DB}",
     "RELEASE_VERSION": "deploy-test",
     "DJANGO_ADMIN_URL": ADMIN_URL,
 }
@@ -202,9 +196,7 @@ def compose_path(project: Path, tmp: Path, base: dict[str, str], venv: Path) -> 
     services = compose["services"]
     declared = services["web"]["environment"].items()
     environment = {key: interpolate(str(value), dot_env) for key, value in declared}
-    # The service URLs name compose's postgres and redis: here, this machine's (the
-    # database URL is set with the others by the test).
-    environment["REDIS_URL"] = OPERATOR_VARIABLES["REDIS_URL"]
+    # The service URLs name compose's postgres and redis: the test sets this machine's.
     env = {**image_env, **dot_env, **environment}
     start = entrypoint(project, folder)
     commands = {
@@ -266,21 +258,6 @@ def render(cookies_session) -> tuple[Path, Path]:
     return project, venv_for(project)
 
 
-@contextlib.contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"tpl_deploy_{uuid.uuid4().hex[:12]}"
-    admin = f"{PG}/postgres"
-
-    def sql(statement: str) -> None:
-        subprocess.run(["psql", admin, "-qc", statement], check=True, capture_output=True)
-
-    sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG}/{name}"
-    finally:
-        sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def json_records(process: Process) -> tuple[list[dict], list[str]]:
     """(JSON log records, lines that are not one)."""
     records, others = [], []
@@ -325,7 +302,7 @@ def check_web(url: str, path: DeployPath) -> None:
 
 
 @pytest.mark.parametrize("name", PATHS)
-def test_each_deploy_path_starts_in_production(render, name, tmp_path):
+def test_each_deploy_path_starts_in_production(render, name, tmp_path, service_env):
     project, venv = render
     base = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -334,12 +311,11 @@ def test_each_deploy_path_starts_in_production(render, name, tmp_path):
     }
     if name in ("procfile", "systemd"):  # the platform's or the unit's venv is on PATH
         base["PATH"] = f"{venv / 'bin'}:{base['PATH']}"
-    with fresh_database() as database_url, contextlib.ExitStack() as running:
+    with contextlib.ExitStack() as running:
         path = PATHS[name](project, tmp_path, base, venv)
         port = free_port()
-        # The operator's database, and servers on loopback (documented variables).
-        path.env |= {"DATABASE_URL": database_url, "GUNICORN_BIND": f"127.0.0.1:{port}"}
-        path.env |= LOOPBACK_VARIABLES
+        # The operator's services, and servers on loopback (documented variables).
+        path.env |= {**service_env, "GUNICORN_BIND": f"127.0.0.1:{port}", **LOOPBACK_VARIABLES}
 
         for step, argv in enumerate(path.release):
             release = Process(f"release{step}", argv, path.folder, path.env, tmp_path).start()

@@ -4,7 +4,8 @@ gunicorn (gunicorn.conf.py), a Celery worker and beat with production settings o
 the real PostgreSQL and Redis, reporting to a real Sentry-compatible server
 (Bugsink) and alerting a stub Slack server, everything on loopback. It is one test
 made of steps that share the stack: xdist (3.8) cannot keep tests of a group on one
-worker under pytest >= 9.2, and two stacks would share the database and Redis db.
+worker under pytest >= 9.2. The stack has a database and a Redis db of its own
+(tests/services.py), made for this test and removed after it.
 
 Test-only code (views and tasks that fail or take their time on purpose) lives in a
 `config/e2e/` package written into the render; its settings module is production
@@ -40,10 +41,6 @@ from .stack import Bugsink, Process, StubServer, http, wait_for
 
 pytestmark = pytest.mark.e2e
 
-PG = os.environ.get("TEMPLATE_TEST_PG", "postgres://postgres@127.0.0.1:5432")
-REDIS = os.environ.get("TEMPLATE_TEST_REDIS", "redis://127.0.0.1:6379")
-DATABASE_URL = f"{PG}/tpl_e2e"
-REDIS_URL = f"{REDIS}/8"
 RELEASE = f"e2e-{uuid.uuid4().hex[:8]}"
 WEBHOOK_SECRET = "e2e-webhook-secret"
 HEALTH_CHECK_TIMEOUT = 1.0
@@ -178,8 +175,9 @@ def records(process: Process) -> list[dict]:
     return [record for record in parsed if isinstance(record, dict)]
 
 
-def production_env(venv: Path, project: Path) -> dict[str, str]:
+def production_env(venv: Path, project: Path, service_env: dict[str, str]) -> dict[str, str]:
     return {
+        **service_env,
         "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
@@ -189,8 +187,6 @@ def production_env(venv: Path, project: Path) -> dict[str, str]:
         "DJANGO_SECRET_KEY": "e2e-" + "0123456789abcdef" * 4,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
         "ENVIRONMENT": "production",
         "RELEASE_VERSION": RELEASE,
         "LOG_FORMAT": "json",
@@ -205,35 +201,21 @@ def production_env(venv: Path, project: Path) -> dict[str, str]:
     }
 
 
-def reset_services(stack: Stack) -> None:
-    """A fresh database and an empty Redis db (no task left over from an earlier run)."""
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    script = f"""
-import psycopg, redis
-with psycopg.connect({PG + "/postgres"!r}, autocommit=True) as conn:
-    conn.execute('DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.execute('CREATE DATABASE "{name}"')
-redis.Redis.from_url({REDIS_URL!r}).flushdb()
-"""
-    reset = stack.process("reset", [stack.bin("python"), "-c", script])
-    assert reset.wait(60) == 0, reset.describe()
-
-
 def web_ready(url: str) -> bool:
     return http("GET", f"{url}/health/live/", timeout=2)[0] == 200
 
 
 @pytest.fixture
-def stack(cookies_session, tmp_path_factory) -> Iterator[Stack]:
+def stack(cookies_session, tmp_path_factory, service_env) -> Iterator[Stack]:
     project = Path(cookies_session.bake().project_path)
     for name, source in E2E_PACKAGE.items():
         target = project / "config" / "e2e" / name
         target.parent.mkdir(exist_ok=True)
         target.write_text(textwrap.dedent(source).lstrip())
     venv = venv_for(project)
-    stack = Stack(project, venv, tmp_path_factory.mktemp("e2e-logs"), production_env(venv, project))
+    env = production_env(venv, project, service_env)
+    stack = Stack(project, venv, tmp_path_factory.mktemp("e2e-logs"), env)
     with contextlib.ExitStack() as cleanup:
-        reset_services(stack)
         # The release phase, with the real production settings, while Bugsink starts.
         release = stack.process("migrate", stack.command("release"))
         cleanup.callback(release.stop)

@@ -1,8 +1,11 @@
 """Install renders and run their own test suites against this machine's services.
 
 The default render and the all-off render each run their full suite on the real
-PostgreSQL and Redis (their own database and Redis db number, so the two can run
-side by side under xdist), then `check --deploy` with production settings.
+PostgreSQL and Redis (a database and a Redis db of their own, tests/services.py, so
+the two can run side by side under xdist), then `check --deploy` with production
+settings. The default render keeps the `.env` the generator wrote, as a developer's
+machine has it; the all-off render runs without one, as the render's CI does on a
+fresh clone.
 """
 
 from __future__ import annotations
@@ -16,25 +19,24 @@ from venvs import venv_for
 
 from .conftest import ALL_OFF
 
-PG = os.environ.get("TEMPLATE_TEST_PG", "postgres://postgres@127.0.0.1:5432")
-REDIS = os.environ.get("TEMPLATE_TEST_REDIS", "redis://127.0.0.1:6379")
-
+# name -> (answers, whether the folder keeps its .env)
 RENDERS = {
-    "defaults": ({}, 6),
-    "all-off": (ALL_OFF, 7),
+    "defaults": ({}, True),
+    "all-off": (ALL_OFF, False),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", RENDERS)
-def test_generated_suite_passes_on_real_services(bake, name):
-    answers, redis_db = RENDERS[name]
+def test_generated_suite_passes_on_real_services(bake, service_env, name):
+    answers, keep_env_file = RENDERS[name]
     project = bake(**answers)
+    if not keep_env_file:
+        (project / ".env").unlink()
     python = venv_for(project) / "bin" / "python"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_"))},
-        "DATABASE_URL": f"{PG}/tpl_{name.replace('-', '_')}",
-        "REDIS_URL": f"{REDIS}/{redis_db}",
+        **service_env,
     }
     suite = subprocess.run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from .conftest import DEFAULTS, REPO_DIR
+from .conftest import DEFAULTS, REPO_DIR, run_cookiecutter
 
 
-def load_hook(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO_DIR / "hooks" / f"{name}.py")
+def load_module(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-pre = load_hook("pre_gen_project")
-post = load_hook("post_gen_project")
+pre = load_module(REPO_DIR / "hooks" / "pre_gen_project.py")
+post = load_module(REPO_DIR / "hooks" / "post_gen_project.py")
+extensions = load_module(REPO_DIR / "local_extensions.py")
 
 
 def answers(**overrides: str) -> dict[str, str]:
@@ -118,6 +120,25 @@ def test_every_invalid_answer_is_reported():
     assert [e.split(" ", 1)[0] for e in errors] == ["project_slug", "author_email", "timezone"]
 
 
+def test_retry_hint_gives_a_command_to_paste_where_cookiecutter_ran():
+    hint = pre.retry_hint("my out/cookiecutter-answers.json", "gh:org/template", "my out")
+    assert hint.splitlines() == [
+        "Your answers are saved in my out/cookiecutter-answers.json: correct the ones named above"
+        " in that file, then run",
+        "  cookiecutter --replay-file 'my out/cookiecutter-answers.json' gh:org/template"
+        " -o 'my out'",
+    ]
+    assert pre.retry_hint("cookiecutter-answers.json", ".", ".").endswith(
+        "\n  cookiecutter --replay-file cookiecutter-answers.json ."
+    )
+
+
+def test_saved_answers_are_a_replay_file(tmp_path):
+    pre.save_answers(tmp_path / "answers.json", answers(project_name="Café"))
+    saved = json.loads((tmp_path / "answers.json").read_text())
+    assert saved == {"cookiecutter": answers(project_name="Café")}
+
+
 def make_tree(root: Path, *relatives: str) -> None:
     for relative in relatives:
         path = root / relative
@@ -168,5 +189,40 @@ def test_fresh_env_secrets_are_random_and_fit_for_production():
     assert first["DJANGO_ADMIN_URL"] != second["DJANGO_ADMIN_URL"]
 
 
-def test_next_steps_names_the_folder():
-    assert "cd shop" in post.next_steps("shop")
+def test_next_steps_names_the_folder_as_given():
+    message = post.next_steps("out/shop")
+    assert "Project ready in out/shop\n" in message
+    assert "\n  cd out/shop\n" in message
+    assert "cd '/tmp/my projects/shop'" in post.next_steps("/tmp/my projects/shop")
+
+
+def test_next_steps_say_env_is_for_this_machine_only():
+    message = " ".join(post.next_steps("shop").split())
+    assert "before deploying" not in message
+    assert ".env holds this machine's settings only" in message
+    assert "production never reads it" in message
+    assert "from the environment (see docs/deploy.md)" in message
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [("/work/me", "."), ("/work/me/out/shop", "out/shop"), ("/work/me/../you", "/work/you"),
+     ("/work/meow", "/work/meow"), ("/", "/")],
+)  # fmt: skip
+def test_paths_are_shown_from_the_folder_cookiecutter_ran_in(path, shown):
+    assert extensions.shown_path(path, Path("/work/me")) == shown
+
+
+def test_the_command_names_the_project_folder_from_where_it_ran(tmp_path):
+    result = run_cookiecutter("--no-input", "-o", "out/../elsewhere", REPO_DIR, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Project ready in elsewhere/my_project\n" in result.stdout
+    assert "\n  cd elsewhere/my_project\n" in result.stdout
+    assert (tmp_path / "elsewhere" / "my_project" / "manage.py").is_file()
+
+
+def test_a_project_outside_the_folder_it_ran_from_is_named_by_its_absolute_path(tmp_path):
+    (tmp_path / "here").mkdir()
+    result = run_cookiecutter("--no-input", "-o", "../there", REPO_DIR, cwd=tmp_path / "here")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"\n  cd {tmp_path / 'there' / 'my_project'}\n" in result.stdout

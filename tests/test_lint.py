@@ -9,7 +9,7 @@ import pytest
 from .conftest import REPO_DIR
 
 RUFF = Path(sys.executable).parent / "ruff"
-OWN_CODE = ["hooks", "scripts", "tests", "bench"]
+OWN_CODE = ["hooks", "scripts", "tests", "bench", "local_extensions.py"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
