@@ -36,8 +36,6 @@ LEGITIMATE = re.compile(
         )
     )
 )
-# The description is an answer, in the user's words: it may name anything.
-DESCRIPTION = "An example service."
 # Files whose contents legitimately hold braces (GitHub expressions, JSON dashboards).
 BRACES_ALLOWED = {
     ".github/workflows/ci.yml",
@@ -67,7 +65,7 @@ def ruff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("combo", option_matrix(), ids=combo_id)
 def test_render(bake, combo):
-    project = bake(**combo, description=DESCRIPTION)
+    project = bake(**combo)
     files = text_files(project)
 
     leftovers = [
