@@ -86,9 +86,10 @@ else:
 # that case for Celery: with an empty URL kombu would try amqp://localhost, and with no
 # host it warns on every task. A worker or beat without a broker stops with one
 # sentence (config/celery_app.py).
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL) or "memory://localhost/"
+NO_BROKER_URL = "memory://localhost/"
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL) or NO_BROKER_URL
 CELERY_RESULT_BACKEND = REDIS_URL or None
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://localhost/"
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == NO_BROKER_URL
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"

@@ -39,7 +39,7 @@ if _weakness := weak_secret_key(SECRET_KEY):
         'python -c "import secrets; print(secrets.token_urlsafe(50))".'
     )
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# What this deploy is called in logs, /health/ and error reports: production unless told.
+# What this deploy is called in logs{% if cookiecutter.use_sentry == "y" %}, /health/ and error reports{% else %} and /health/{% endif %}: production unless told.
 ENVIRONMENT = read_environment(default="production")
 LOGGING = logging_setting(ENVIRONMENT, LOG_FORMAT)
 ALLOWED_HOSTS = env.list(
