@@ -30,7 +30,7 @@ demo: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Render with defaults, install, migrate
 	PYTHONPATH=scripts $(PYTHON) scripts/demo.py
 
 test: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Full template test suite
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS)
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Everything but the tests on PostgreSQL and Redis
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e and not services"

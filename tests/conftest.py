@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,12 +97,25 @@ def pytest_xdist_node_collection_finished(node, ids):
     stop_unless_services_answer(ids)
 
 
-@pytest.fixture
-def service_env(request) -> Iterator[dict[str, str]]:
-    """DATABASE_URL and REDIS_URL of this test's own, removed after it, pass or fail."""
+@contextmanager
+def own_services(request) -> Iterator[dict[str, str]]:
     label = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
     with services.postgres_database(label) as database_url, services.redis_db() as redis_url:
         yield {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+
+
+@pytest.fixture
+def service_env(request) -> Iterator[dict[str, str]]:
+    """DATABASE_URL and REDIS_URL of this test's own, removed after it, pass or fail."""
+    with own_services(request) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def module_service_env(request) -> Iterator[dict[str, str]]:
+    """The same, shared by the tests of one module (one stack for all of them)."""
+    with own_services(request) as env:
+        yield env
 
 
 # --- renders ----------------------------------------------------------------------------

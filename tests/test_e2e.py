@@ -2,10 +2,11 @@
 
 gunicorn (gunicorn.conf.py), a Celery worker and beat with production settings on
 the real PostgreSQL and Redis, reporting to a real Sentry-compatible server
-(Bugsink) and alerting a stub Slack server, everything on loopback. It is one test
-made of steps that share the stack: xdist (3.8) cannot keep tests of a group on one
-worker under pytest >= 9.2. The stack has a database and a Redis db of its own
-(tests/services.py), made for this test and removed after it.
+(Bugsink) and alerting a stub Slack server, everything on loopback. One test per
+scenario, in file order, on one module-scoped stack: `make test` distributes whole
+files (--dist loadfile), since xdist 3.8's groups do not keep a group on one worker
+under pytest >= 9.2. The stack has a database and a Redis db of its own
+(tests/services.py), made for this module and removed after it.
 
 Test-only code (views and tasks that fail or take their time on purpose) lives in a
 `config/e2e/` package written into the render; its settings module is production
@@ -205,15 +206,17 @@ def web_ready(url: str) -> bool:
     return http("GET", f"{url}/health/live/", timeout=2)[0] == 200
 
 
-@pytest.fixture
-def stack(cookies_session, tmp_path_factory, service_env) -> Iterator[Stack]:
+@pytest.fixture(scope="module")
+def stack(cookies_session, tmp_path_factory, module_service_env) -> Iterator[Stack]:
+    """One production-like stack for every test of this module, in file order: the
+    shutdown test stops it, the last test reads everything it wrote."""
     project = Path(cookies_session.bake().project_path)
     for name, source in E2E_PACKAGE.items():
         target = project / "config" / "e2e" / name
         target.parent.mkdir(exist_ok=True)
         target.write_text(textwrap.dedent(source).lstrip())
     venv = venv_for(project)
-    env = production_env(venv, project, service_env)
+    env = production_env(venv, project, module_service_env)
     stack = Stack(project, venv, tmp_path_factory.mktemp("e2e-logs"), env)
     with contextlib.ExitStack() as cleanup:
         # The release phase, with the real production settings, while Bugsink starts.
@@ -246,7 +249,7 @@ def stack(cookies_session, tmp_path_factory, service_env) -> Iterator[Stack]:
 # --- health ---------------------------------------------------------------------------
 
 
-def check_health_endpoints_with_a_worker_running(stack: Stack) -> None:
+def test_health_endpoints_with_a_worker_running(stack: Stack) -> None:
     assert http("GET", f"{stack.url}/health/live/")[0] == 200
     status, _, body = http("GET", f"{stack.url}/health/ready/")
     assert status == 200, body
@@ -264,7 +267,7 @@ def check_health_endpoints_with_a_worker_running(stack: Stack) -> None:
     assert answer["checks"]["celery_workers"]["status"] == "ok"
 
 
-def check_monitor_script_reports_ok(stack: Stack) -> None:
+def test_monitor_script_reports_ok(stack: Stack) -> None:
     result = subprocess.run(
         [stack.bin("python"), "scripts/monitor.py", "--check", "health", "--url", stack.url],
         cwd=stack.project, env=stack.env, capture_output=True, text=True, timeout=30, check=False,
@@ -273,7 +276,7 @@ def check_monitor_script_reports_ok(stack: Stack) -> None:
     assert "OK - healthy" in result.stdout, result.stdout
 
 
-def check_readiness_flips_when_redis_hangs(stack: Stack) -> None:
+def test_readiness_flips_when_redis_hangs(stack: Stack) -> None:
     """A second web whose Redis accepts connections and never answers is not ready."""
     port = free_port()
     with hanging_server() as hanging_port:
@@ -312,7 +315,7 @@ def exception_text(event: dict) -> str:
     return " ".join(f"{value.get('type')}: {value.get('value')}" for value in values)
 
 
-def check_errors_reach_bugsink_without_secrets(stack: Stack) -> None:
+def test_errors_reach_bugsink_without_secrets(stack: Stack) -> None:
     view_request_id = f"e2e-view-{uuid.uuid4().hex[:12]}"
     personal = {"email": SECRETS["e-mail"], "password": SECRETS["password"]}
     status, headers, _ = http(
@@ -366,7 +369,7 @@ def check_errors_reach_bugsink_without_secrets(stack: Stack) -> None:
 # --- correlation, webhook path --------------------------------------------------------
 
 
-def check_request_id_follows_an_order_into_the_worker(stack: Stack) -> None:
+def test_request_id_follows_an_order_into_the_worker(stack: Stack) -> None:
     request_id = f"e2e-order-{uuid.uuid4().hex[:12]}"
     status, _, body = http(
         "POST", f"{stack.url}/orders/", b'{"amount": "12.50"}',
@@ -403,7 +406,7 @@ def check_request_id_follows_an_order_into_the_worker(stack: Stack) -> None:
     assert json.loads(body)["status"] == "processed"
 
 
-def check_signed_webhook_reaches_slack_through_the_worker(stack: Stack) -> None:
+def test_signed_webhook_reaches_slack_through_the_worker(stack: Stack) -> None:
     title = f"e2e alert {uuid.uuid4().hex[:8]}"
     payload = {
         "action": "triggered",
@@ -482,7 +485,8 @@ def stop_during_in_flight_work(stack: Stack) -> Shutdown:
     return Shutdown(worker_status, json.loads(slow_task), web_status, (status, body), beat_status)
 
 
-def check_sigterm_lets_in_flight_work_finish(stack: Stack, shutdown: Shutdown) -> None:
+def test_sigterm_lets_in_flight_work_finish(stack: Stack) -> None:
+    shutdown = stop_during_in_flight_work(stack)
     assert position(stack.worker, "worker: warm shutdown") < position(
         stack.worker, "slow task finished"
     )
@@ -505,7 +509,7 @@ def is_log_line(line: str) -> bool:
     return isinstance(record, dict) and record.keys() >= LOG_FIELDS
 
 
-def check_every_output_line_is_a_json_log_record(stack: Stack) -> None:
+def test_every_output_line_is_a_json_log_record(stack: Stack) -> None:
     offenders, counts = [], {}
     for process in (stack.web, stack.worker, stack.beat):
         lines = process.output_lines()
@@ -521,16 +525,3 @@ def check_every_output_line_is_a_json_log_record(stack: Stack) -> None:
     output = "\n".join(line for p in (stack.web, stack.worker) for line in p.output_lines())
     leaked = [name for name, value in SECRETS.items() if value in output or quote(value) in output]
     assert not leaked, f"{leaked} in the logs"
-
-
-def test_the_default_render_runs_like_production(stack):
-    """One test, steps in order: they share one stack, which the last steps shut down."""
-    check_health_endpoints_with_a_worker_running(stack)
-    check_monitor_script_reports_ok(stack)
-    check_readiness_flips_when_redis_hangs(stack)
-    check_errors_reach_bugsink_without_secrets(stack)
-    check_request_id_follows_an_order_into_the_worker(stack)
-    check_signed_webhook_reaches_slack_through_the_worker(stack)
-    shutdown = stop_during_in_flight_work(stack)
-    check_sigterm_lets_in_flight_work_finish(stack, shutdown)
-    check_every_output_line_is_a_json_log_record(stack)
