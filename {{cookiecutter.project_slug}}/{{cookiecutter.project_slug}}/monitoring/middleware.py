@@ -15,15 +15,17 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from structlog.contextvars import bind_contextvars, clear_contextvars
+from structlog.stdlib import ProcessorFormatter
 
 from .context import REQUEST_ID_KEY, on_request_bound, request_id_or_new
 
 access_logger = logging.getLogger(f"{__package__}.access")
-# What structlog's ProcessorFormatter.wrap_for_formatter attaches to a record, by
-# level: the access line is handed to the standard library in that form directly
-# (same formatter, same output), without a structlog logger in between.
-_STRUCTLOG_EXTRA = {
-    level: {"_logger": access_logger, "_name": logging.getLevelName(level).lower()}
+# The access line goes to the standard library logger directly, handed over as a
+# structlog logger would hand it (ProcessorFormatter.wrap_for_formatter, the last
+# processor of logs.configure_structlog): same formatter, same output, without a
+# structlog logger in between (the bridge reading it back: _structlog_bridge.py).
+_METHOD_NAMES = {
+    level: logging.getLevelName(level).lower()
     for level in (logging.INFO, logging.WARNING, logging.ERROR)
 }
 
@@ -120,4 +122,7 @@ class RequestContextMiddleware:
         }
         if slow:
             event["slow"] = True
-        access_logger.log(level, event, extra=_STRUCTLOG_EXTRA[level])
+        args, kwargs = ProcessorFormatter.wrap_for_formatter(
+            access_logger, _METHOD_NAMES[level], event
+        )
+        access_logger.log(level, *args, **kwargs)
