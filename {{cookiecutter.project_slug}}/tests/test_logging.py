@@ -19,7 +19,7 @@ from django.conf import settings
 from gunicorn.config import KNOWN_SETTINGS
 from structlog.stdlib import ProcessorFormatter
 
-from {{ cookiecutter.project_slug }}.monitoring import _structlog_bridge
+from {{ cookiecutter.project_slug }}.monitoring import _stdlib_logging, _structlog_bridge
 from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging, make_formatter
 
 from .conftest import PROJECT_DIR, clean_env, free_port, parse_json_lines, run_manage
@@ -210,6 +210,21 @@ def test_structlog_hands_records_over_as_the_bridge_reads_them():
     formatter = make_formatter("json", "test", "0")
     for record in (from_structlog, handed_over):
         assert formatter.format(record) == ProcessorFormatter.format(formatter, record), fix
+
+
+def test_records_skip_the_caller_thread_and_process_lookups():
+    _stdlib_logging.skip_unrendered_record_attributes()  # as configure_logging does
+    with records_of("tests.lean_records") as records:
+        logging.getLogger("tests.lean_records").warning("a line")
+    [record] = records
+    fix = (
+        "the standard library's logging no longer honours the switches in "
+        "monitoring/_stdlib_logging.py: fix that module"
+    )
+    caller = (record.pathname, record.lineno, record.funcName)
+    assert caller == ("(unknown file)", 0, "(unknown function)"), fix
+    assert (record.thread, record.threadName) == (None, None), fix
+    assert (record.process, record.processName) == (None, None), fix
 
 
 # --- gunicorn --------------------------------------------------------------------

@@ -31,6 +31,7 @@ from structlog.contextvars import merge_contextvars
 from structlog.stdlib import ProcessorFormatter
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from ._stdlib_logging import skip_unrendered_record_attributes
 from ._structlog_bridge import structlog_origin
 from .redaction import FILTERED, redact
 
@@ -330,7 +331,5 @@ def configure_logging(config: dict[str, Any]) -> None:
     logging.config.dictConfig(config)
     # Python warnings become log records too, instead of raw lines on stderr.
     logging.captureWarnings(True)
-    # Record attributes nothing here renders, each computed for every record (the
-    # logging HOWTO's "Optimization" section): caller frame, thread, process.
-    logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    # Caller frame, thread and process of every record: nothing here renders them.
+    skip_unrendered_record_attributes()
