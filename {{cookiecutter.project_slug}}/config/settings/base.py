@@ -276,7 +276,7 @@ HEALTH_CHECK_DISK_WARNING_PERCENT = _env_number("HEALTH_CHECK_DISK_WARNING_PERCE
 HEALTH_CHECK_DISK_ERROR_PERCENT = _env_number(
     "HEALTH_CHECK_DISK_ERROR_PERCENT", 5, 0, HEALTH_CHECK_DISK_WARNING_PERCENT
 )
-# Every check of /health/: name -> dotted path of a function(timeout: float) -> Result.
+# Every check of /health/: name -> dotted path of a function(seconds_left: float) -> Result.
 # Add your own here (see docs/health.md); `manage.py check` validates this block.
 _BUILTIN_CHECKS = f"{APPS_DIR.name}.monitoring.health.checks"
 HEALTH_CHECKS = {
