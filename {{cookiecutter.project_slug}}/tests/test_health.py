@@ -8,8 +8,10 @@ import logging
 import re
 import threading
 import time
+from concurrent.futures import Future
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -17,9 +19,10 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 
 from config.celery_app import app as celery_app
-from {{ cookiecutter.project_slug }}.monitoring.health import ok, runner, warning
+from {{ cookiecutter.project_slug }}.monitoring.health import checks, ok, runner, warning
 
 from .conftest import clean_env, requires, run_manage
+from .live_server import hanging_server
 
 PROBES = ("/health/live/", "/health/ready/", "/health/")
 HEALTH_LOGGER = runner.logger.name
@@ -29,28 +32,28 @@ started_runs: list[float] = []
 
 
 # Custom checks used through settings.HEALTH_CHECKS (dotted paths to this module).
-def custom_ok(timeout: float):
+def custom_ok(seconds_left: float):
     return ok("custom fine")
 
 
-def custom_warns(timeout: float):
+def custom_warns(seconds_left: float):
     return warning("custom unsure")
 
 
-def custom_raises(timeout: float):
+def custom_raises(seconds_left: float):
     raise ConnectionError(f"password={SECRET} host=10.9.8.7:6543")
 
 
-def custom_returns_junk(timeout: float):
+def custom_returns_junk(seconds_left: float):
     return "fine"
 
 
-def custom_sleeps(timeout: float):
+def custom_sleeps(seconds_left: float):
     time.sleep(0.4)
     return ok()
 
 
-def custom_hangs(timeout: float):
+def custom_hangs(seconds_left: float):
     started_runs.append(time.monotonic())
     release.wait(timeout=10)
     return ok()
@@ -81,7 +84,8 @@ def hang():
     yield
     release.set()
     # Wait for a run still in flight, so the next test can't join it.
-    runner.submit("check:stuck", lambda timeout: None, time.monotonic() + 10).result(timeout=10)
+    in_ten_seconds = time.monotonic() + 10
+    runner.submit("check:stuck", lambda seconds_left: None, in_ten_seconds).result(timeout=10)
 
 
 def timed_get(client, path, **extra):
@@ -344,6 +348,31 @@ def test_a_warning_only_check_that_times_out_is_a_warning(client, hang):
     assert response.status_code == 200
     assert response.json()["status"] == "degraded"
     assert response.json()["checks"]["stuck"]["status"] == "warning"
+
+
+def test_a_check_done_only_after_the_deadline_missed_it():
+    # Done between the end of the runner's wait and its reading of the result.
+    started = time.monotonic()
+
+    def outcome(finished_after: float) -> runner.Outcome:
+        future: Future = Future()
+        future.set_result(runner._Run(ok(), 5.0, finished=started + finished_after))
+        return runner._outcome("late", future, timeout=1.0, started=started)
+
+    assert outcome(0.9).status == "ok"
+    late = outcome(1.001)
+    assert (late.status, late.message) == ("error", "timed out after 1 s")
+
+
+def test_broker_sockets_give_up_when_the_seconds_left_run_out(settings):
+    # HEALTH_CHECK_TIMEOUT is 3 s here: the broker's sockets go by the time left, not by it.
+    with hanging_server() as port:
+        settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{port}/0"
+        for seconds_left, at_least in ((0.3, 0.3), (0.0, checks.MIN_SOCKET_TIMEOUT)):
+            started = time.monotonic()
+            with pytest.raises(redis.TimeoutError):
+                checks.broker(seconds_left)
+            assert at_least - 0.01 < time.monotonic() - started < 1.0, seconds_left
 
 
 @pytest.mark.django_db

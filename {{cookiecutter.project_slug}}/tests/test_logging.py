@@ -8,14 +8,19 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 from django.conf import settings
 from gunicorn.config import KNOWN_SETTINGS
+from structlog.stdlib import ProcessorFormatter
 
-from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
+from {{ cookiecutter.project_slug }}.monitoring import _stdlib_logging, _structlog_bridge
+from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging, make_formatter
 
 from .conftest import PROJECT_DIR, clean_env, free_port, parse_json_lines, run_manage
 
@@ -156,6 +161,70 @@ def test_bad_logging_settings_are_refused_by_name(variable, value, message):
     result = run_manage("check", env=clean_env(**{variable: value}))
     assert result.returncode != 0
     assert message in result.stderr
+
+
+# --- library internals the pipeline relies on ------------------------------------
+# Each fails when a library moves what one fenced module uses, naming that module.
+
+
+@contextmanager
+def records_of(name: str) -> Iterator[list[logging.LogRecord]]:
+    """The records a logger of its own handles, at every level, written nowhere."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger(name)
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.level, logger.propagate = saved
+
+
+def test_structlog_hands_records_over_as_the_bridge_reads_them():
+    name = "tests.structlog_bridge"
+    with records_of(name) as records:
+        structlog.stdlib.get_logger(name).warning("from structlog", order_id=7)
+        # The middleware hands its access line over this way.
+        args, kwargs = ProcessorFormatter.wrap_for_formatter(
+            logging.getLogger(name), "info", {"event": "handed over"}
+        )
+        logging.getLogger(name).info(*args, **kwargs)
+        logging.getLogger(name).info("from the standard library")
+    from_structlog, handed_over, foreign = records
+    fix = (
+        "structlog no longer hands records to the standard library as "
+        "monitoring/_structlog_bridge.py reads them: fix that module"
+    )
+    origin = _structlog_bridge.structlog_origin
+    stdlib_logger = logging.getLogger(name)
+    event = {"event": "from structlog", "order_id": 7}
+    assert origin(from_structlog) == (stdlib_logger, "warning", event), fix
+    assert origin(handed_over) == (stdlib_logger, "info", {"event": "handed over"}), fix
+    assert origin(foreign) is None
+    # End to end: our formatter's line is structlog's own ProcessorFormatter's.
+    formatter = make_formatter("json", "test", "0")
+    for record in (from_structlog, handed_over):
+        assert formatter.format(record) == ProcessorFormatter.format(formatter, record), fix
+
+
+def test_records_skip_the_caller_thread_and_process_lookups():
+    _stdlib_logging.skip_unrendered_record_attributes()  # as configure_logging does
+    with records_of("tests.lean_records") as records:
+        logging.getLogger("tests.lean_records").warning("a line")
+    [record] = records
+    fix = (
+        "the standard library's logging no longer honours the switches in "
+        "monitoring/_stdlib_logging.py: fix that module"
+    )
+    caller = (record.pathname, record.lineno, record.funcName)
+    assert caller == ("(unknown file)", 0, "(unknown function)"), fix
+    assert (record.thread, record.threadName) == (None, None), fix
+    assert (record.process, record.processName) == (None, None), fix
 
 
 # --- gunicorn --------------------------------------------------------------------

@@ -3,11 +3,10 @@
 import uuid
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from structlog.contextvars import get_contextvars
 
-from {{ cookiecutter.project_slug }}.monitoring.middleware import RequestContextMiddleware
+from .conftest import clean_env, run_manage
 
 ACCESS_LOGGER = "{{ cookiecutter.project_slug }}.monitoring.access"
 
@@ -164,7 +163,8 @@ def test_client_ip_trusts_only_the_configured_proxy_hops(
         ("TRUSTED_PROXY_COUNT", "-2"),
     ],
 )
-def test_bad_middleware_settings_are_refused_by_name(settings, name, value):
-    setattr(settings, name, value)
-    with pytest.raises(ImproperlyConfigured, match=f"{name} must be a whole number >= 0"):
-        RequestContextMiddleware(lambda request: None)
+def test_bad_middleware_variables_stop_startup(name, value):
+    # Parsed and checked once, by the settings: every process refuses them, not only the web.
+    result = run_manage("check", env=clean_env(**{name: value}))
+    assert result.returncode != 0
+    assert f"{name} must be a whole number >= 0" in result.stderr

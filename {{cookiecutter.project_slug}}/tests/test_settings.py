@@ -194,6 +194,28 @@ def test_production_names_every_missing_variable():
     assert "DJANGO_SECRET_KEY, DATABASE_URL, REDIS_URL" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"CONN_MAX_AGE": "forever"}, "CONN_MAX_AGE must be a whole number >= 0, got 'forever'."),
+        (
+            {**PRODUCTION_ENV, "DJANGO_SECURE_HSTS_SECONDS": "-1"},
+            "DJANGO_SECURE_HSTS_SECONDS must be a whole number >= 0, got '-1'.",
+        ),
+{%- if cookiecutter.use_prometheus == "y" %}
+        (
+            {"METRICS_WORKER_PORT": "70000"},
+            "METRICS_WORKER_PORT must be a whole number from 0 to 65535, got '70000'.",
+        ),
+{%- endif %}
+    ],
+)
+def test_whole_number_variables_are_checked_at_startup(variables, expected):
+    result = run_manage("check", env=clean_env(**variables))
+    assert result.returncode != 0
+    assert expected in result.stderr
+
+
 def test_unknown_environment_is_refused():
     result = run_manage("check", env=clean_env(ENVIRONMENT="prodution"))
     assert result.returncode != 0

@@ -33,6 +33,19 @@ def _env_number(name: str, default: float, low: float, high: float) -> float:
     return value
 
 
+def _env_int(name: str, default: int, low: int = 0, high: int | None = None) -> int:
+    """An int from the environment; a value that is not a whole number in [low, high] is refused."""
+    raw = env.str(name, default=str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        allowed = f">= {low}" if high is None else f"from {low} to {high}"
+        raise ImproperlyConfigured(f"{name} must be a whole number {allowed}, got {raw!r}.")
+    return value
+
+
 ENVIRONMENTS = ("development", "staging", "production")
 
 
@@ -62,7 +75,7 @@ USE_TZ = True
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = _env_int("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that accepts TCP and never answers must not hold a thread forever.
@@ -200,7 +213,8 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Where each Celery worker serves its own /metrics: loopback here, every address in
 # production (config/settings/production.py), where Prometheus scrapes the pod or host.
 METRICS_WORKER_ADDRESS = env("METRICS_WORKER_ADDRESS", default="127.0.0.1")
-METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=9808)
+# 0: any free port, as the tests run several workers on one host.
+METRICS_WORKER_PORT = _env_int("METRICS_WORKER_PORT", 9808, 0, 65535)
 
 {% endif -%}
 # EMAIL
@@ -245,10 +259,10 @@ def logging_setting(environment: str, log_format: str) -> dict:
 
 
 LOGGING = logging_setting(ENVIRONMENT, LOG_FORMAT)
-# Access lines of slower requests are warnings.
-SLOW_REQUEST_THRESHOLD_MS = env("SLOW_REQUEST_THRESHOLD_MS", default="1000")
+# Access lines of requests slower than this many milliseconds are warnings.
+SLOW_REQUEST_THRESHOLD_MS = _env_int("SLOW_REQUEST_THRESHOLD_MS", 1000)
 # Proxies in front of the app whose X-Forwarded-For entries are trusted for the client IP.
-TRUSTED_PROXY_COUNT = env("TRUSTED_PROXY_COUNT", default="0")
+TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
 
 # HEALTH CHECKS (docs/health.md)
 # ------------------------------------------------------------------------------
@@ -263,7 +277,7 @@ HEALTH_CHECK_DISK_WARNING_PERCENT = _env_number("HEALTH_CHECK_DISK_WARNING_PERCE
 HEALTH_CHECK_DISK_ERROR_PERCENT = _env_number(
     "HEALTH_CHECK_DISK_ERROR_PERCENT", 5, 0, HEALTH_CHECK_DISK_WARNING_PERCENT
 )
-# Every check of /health/: name -> dotted path of a function(timeout: float) -> Result.
+# Every check of /health/: name -> dotted path of a function(seconds_left: float) -> Result.
 # Add your own here (see docs/health.md); `manage.py check` validates this block.
 _BUILTIN_CHECKS = f"{APPS_DIR.name}.monitoring.health.checks"
 HEALTH_CHECKS = {
@@ -283,19 +297,9 @@ HEALTH_WARNING_ONLY_CHECKS = ["celery_workers"]
 # SENTRY (monitoring/sentry.py; no SENTRY_DSN = SDK off, the app works without it)
 # ------------------------------------------------------------------------------
 SENTRY_DSN = env("SENTRY_DSN", default="")
-SENTRY_TRACES_SAMPLE_RATE = _env_number(
-    "SENTRY_TRACES_SAMPLE_RATE",
-    {{ cookiecutter.sentry_traces_sample_rate | float }},
-    0,
-    1,
-)
+SENTRY_TRACES_SAMPLE_RATE = _env_number("SENTRY_TRACES_SAMPLE_RATE", {{ cookiecutter.sentry_traces_sample_rate | float }}, 0, 1)
 {%- if cookiecutter.use_sentry_profiling == "y" %}
-SENTRY_PROFILES_SAMPLE_RATE = _env_number(
-    "SENTRY_PROFILES_SAMPLE_RATE",
-    {{ cookiecutter.sentry_profiles_sample_rate | float }},
-    0,
-    1,
-)
+SENTRY_PROFILES_SAMPLE_RATE = _env_number("SENTRY_PROFILES_SAMPLE_RATE", {{ cookiecutter.sentry_profiles_sample_rate | float }}, 0, 1)
 {%- endif %}
 # Whether user e-mail, username and IP address may reach Sentry (a generation answer).
 SENTRY_SEND_DEFAULT_PII = {{ "True" if cookiecutter.sentry_send_default_pii == "y" else "False" }}

@@ -9,7 +9,7 @@ passes with these.
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import LOG_FORMAT, env, logging_setting, read_environment
+from .base import LOG_FORMAT, _env_int, env, logging_setting, read_environment
 
 REQUIRED_VARIABLES = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL")
 _missing = [name for name in REQUIRED_VARIABLES if not env.str(name, default="")]
@@ -64,7 +64,7 @@ SECURE_REDIRECT_EXEMPT = [
 ]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+SECURE_HSTS_SECONDS = _env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -31,6 +31,8 @@ from structlog.contextvars import merge_contextvars
 from structlog.stdlib import ProcessorFormatter
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from ._stdlib_logging import skip_unrendered_record_attributes
+from ._structlog_bridge import structlog_origin
 from .redaction import FILTERED, redact
 
 LOG_FORMATS = ("json", "console")
@@ -179,11 +181,11 @@ class StructuredFormatter(ProcessorFormatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        method_name = record.__dict__.get("_name")
-        if method_name is None or not isinstance(record.msg, dict):
+        origin = structlog_origin(record)
+        if origin is None:
             return super().format(record)
-        event: Any = {**record.msg, "_record": record, "_from_structlog": True}
-        logger = record.__dict__["_logger"]
+        logger, method_name, event_dict = origin
+        event: Any = {**event_dict, "_record": record, "_from_structlog": True}
         for processor in self.processors:
             event = processor(logger, method_name, event)
         return event
@@ -329,7 +331,5 @@ def configure_logging(config: dict[str, Any]) -> None:
     logging.config.dictConfig(config)
     # Python warnings become log records too, instead of raw lines on stderr.
     logging.captureWarnings(True)
-    # Record attributes nothing here renders, each computed for every record (the
-    # logging HOWTO's "Optimization" section): caller frame, thread, process.
-    logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    # Caller frame, thread and process of every record: nothing here renders them.
+    skip_unrendered_record_attributes()

@@ -12,31 +12,21 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from structlog.contextvars import bind_contextvars, clear_contextvars
+from structlog.stdlib import ProcessorFormatter
 
 from .context import REQUEST_ID_KEY, on_request_bound, request_id_or_new
 
 access_logger = logging.getLogger(f"{__package__}.access")
-# What structlog's ProcessorFormatter.wrap_for_formatter attaches to a record, by
-# level: the access line is handed to the standard library in that form directly
-# (same formatter, same output), without a structlog logger in between.
-_STRUCTLOG_EXTRA = {
-    level: {"_logger": access_logger, "_name": logging.getLevelName(level).lower()}
+# The access line goes to the standard library logger directly, handed over as a
+# structlog logger would hand it (ProcessorFormatter.wrap_for_formatter, the last
+# processor of logs.configure_structlog): same formatter, same output, without a
+# structlog logger in between (the bridge reading it back: _structlog_bridge.py).
+_METHOD_NAMES = {
+    level: logging.getLevelName(level).lower()
     for level in (logging.INFO, logging.WARNING, logging.ERROR)
 }
-
-
-def non_negative_int(name: str, value: object) -> int:
-    """The integer setting *name*, or a clear error naming it."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise ImproperlyConfigured(f"{name} must be a whole number >= 0, got {value!r}.")
-    return number
 
 
 def client_ip(request: HttpRequest, trusted_proxies: int) -> str:
@@ -75,13 +65,10 @@ class RequestContextMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        # Read once: settings lookups on every request are measurable.
-        self.slow_ms = non_negative_int(
-            "SLOW_REQUEST_THRESHOLD_MS", getattr(settings, "SLOW_REQUEST_THRESHOLD_MS", 1000)
-        )
-        self.trusted_proxies = non_negative_int(
-            "TRUSTED_PROXY_COUNT", getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-        )
+        # Read once: settings lookups on every request are measurable. Both are whole
+        # numbers >= 0, checked when the settings read them from the environment.
+        self.slow_ms: int = settings.SLOW_REQUEST_THRESHOLD_MS
+        self.trusted_proxies: int = settings.TRUSTED_PROXY_COUNT
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         start = time.perf_counter()
@@ -120,4 +107,7 @@ class RequestContextMiddleware:
         }
         if slow:
             event["slow"] = True
-        access_logger.log(level, event, extra=_STRUCTLOG_EXTRA[level])
+        args, kwargs = ProcessorFormatter.wrap_for_formatter(
+            access_logger, _METHOD_NAMES[level], event
+        )
+        access_logger.log(level, *args, **kwargs)

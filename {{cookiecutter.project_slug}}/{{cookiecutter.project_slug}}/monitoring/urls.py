@@ -9,7 +9,7 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("health/ready/", health.readiness, name="health-ready"),
     path("health/live/", health.liveness, name="health-live"),
-    path("health/db/", health.database, name="health-db"),
+    path("health/db/", health.database_details, name="health-db"),
 {%- if cookiecutter.use_sentry == "y" %}
     path("webhooks/sentry/", webhooks.sentry_webhook, name="sentry-webhook"),
 {%- endif %}

@@ -1,4 +1,8 @@
-"""Business logic of the example app, as plain functions (views and tasks call these)."""
+"""Business logic of the example app, as plain functions (views and tasks call these).
+
+Every function of the app is named verb first, after what it does to an order:
+create_order here, process_order (tasks.py), create_order_view (views.py).
+"""
 
 import logging
 from decimal import Decimal
@@ -20,18 +24,18 @@ def create_order(*, amount: Decimal, currency: str) -> Order:
     return order
 
 
-def mark_processed(order: Order) -> Order:
+def mark_order_processed(order: Order) -> Order:
     order.status = Order.Status.PROCESSED
     order.processed_at = timezone.now()
     order.save(update_fields=["status", "processed_at"])
     return order
 
 
-def charge_payment(order: Order) -> None:
+def charge_order(order: Order) -> None:
     """Placeholder for the call to your payment provider."""
     logger.info("payment charged", extra={"order_id": order.pk})
 
 
-def send_confirmation(order: Order) -> None:
+def send_order_confirmation(order: Order) -> None:
     """Placeholder for the customer's confirmation e-mail."""
     logger.info("confirmation sent", extra={"order_id": order.pk})

@@ -4,7 +4,7 @@ import sentry_sdk
 from celery import shared_task
 
 from .models import Order
-from .services import charge_payment, mark_processed, send_confirmation
+from .services import charge_order, mark_order_processed, send_order_confirmation
 
 
 @shared_task(acks_late=True)
@@ -21,14 +21,14 @@ def process_order(order_id: int) -> str:
     with sentry_sdk.start_span(op="http.client", name="Charge payment") as span:
         span.set_data("amount", str(order.amount))
         span.set_data("currency", order.currency)
-        charge_payment(order)
+        charge_order(order)
     with sentry_sdk.start_span(op="email", name="Send confirmation"):
-        send_confirmation(order)
-    return mark_processed(order).status
+        send_order_confirmation(order)
+    return mark_order_processed(order).status
 {%- else %}
     """Fetch, charge and confirm one order; returns its new status."""
     order = Order.objects.get(pk=order_id)
-    charge_payment(order)
-    send_confirmation(order)
-    return mark_processed(order).status
+    charge_order(order)
+    send_order_confirmation(order)
+    return mark_order_processed(order).status
 {%- endif %}

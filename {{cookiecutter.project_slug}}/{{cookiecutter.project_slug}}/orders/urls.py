@@ -4,6 +4,6 @@ from . import views
 
 app_name = "orders"
 urlpatterns = [
-    path("", views.order_create, name="create"),
-    path("<int:pk>/", views.order_detail, name="detail"),
+    path("", views.create_order_view, name="create"),
+    path("<int:pk>/", views.retrieve_order_view, name="detail"),
 ]

@@ -46,7 +46,7 @@ def _serialize(order: Order) -> dict[str, object]:
 # CSRF token. Put real authentication in front of anything like it in your app.
 @csrf_exempt
 @allow_only("POST")
-def order_create(request: HttpRequest) -> JsonResponse:
+def create_order_view(request: HttpRequest) -> JsonResponse:
     try:
         payload = json.loads(request.body)
         amount = Decimal(str(payload["amount"]))
@@ -61,7 +61,7 @@ def order_create(request: HttpRequest) -> JsonResponse:
 
 
 @allow_only("GET")
-def order_detail(request: HttpRequest, pk: int) -> JsonResponse:
+def retrieve_order_view(request: HttpRequest, pk: int) -> JsonResponse:
     # Not get_object_or_404: its Http404 becomes Django's HTML page.
     try:
         order = Order.objects.get(pk=pk)

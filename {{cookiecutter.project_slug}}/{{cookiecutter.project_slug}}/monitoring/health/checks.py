@@ -1,11 +1,11 @@
 """The built-in checks. Each gets the seconds left before the deadline and returns a Result.
 
 An exception means "error": the runner logs it and shows only a generic message.
+A check that opens its own connection bounds its sockets by the seconds left.
 """
 
 import shutil
 import uuid
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 import redis
@@ -18,16 +18,25 @@ from kombu.pidbox import Mailbox
 from .result import Result, error, ok, warning
 
 REDIS_SCHEMES = {"redis", "rediss", "unix"}
+# The shortest socket timeout a check uses, however little of its deadline is left: a
+# run that starts late still gets a real answer from a healthy broker, not a timeout of a
+# few microseconds. The same as the smallest HEALTH_CHECK_TIMEOUT the settings allow.
+MIN_SOCKET_TIMEOUT = 0.1
 
 
-def database(timeout: float) -> Result:
+def socket_timeout(seconds_left: float) -> float:
+    """The socket timeout of a connection opened with *seconds_left* before the deadline."""
+    return max(seconds_left, MIN_SOCKET_TIMEOUT)
+
+
+def database(seconds_left: float) -> Result:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
     return ok()
 
 
-def cache(timeout: float) -> Result:
+def cache(seconds_left: float) -> Result:
     backend = caches["default"]
     key, value = f"health-check:{uuid.uuid4().hex}", uuid.uuid4().hex
     backend.set(key, value, timeout=30)
@@ -38,25 +47,22 @@ def cache(timeout: float) -> Result:
     return ok() if read_back == value else error("value read back differs from the one written")
 
 
-def broker(timeout: float) -> Result:
+def broker(seconds_left: float) -> Result:
     url = settings.CELERY_BROKER_URL
     if urlsplit(url).scheme == "memory":
         return ok("no broker: tasks run inline")
     if urlsplit(url).scheme not in REDIS_SCHEMES:
         return warning("only Redis brokers are checked")
-    _redis_client(url, settings.HEALTH_CHECK_TIMEOUT).ping()
+    # One connection per run, closed after it, so that its sockets get this run's time
+    # left (a pooled client keeps the timeouts it was made with): connecting and the PING
+    # each give up after it, and a hung broker frees the thread soon after the deadline.
+    bound = socket_timeout(seconds_left)
+    with redis.Redis.from_url(url, socket_connect_timeout=bound, socket_timeout=bound) as client:
+        client.ping()
     return ok()
 
 
-@lru_cache(maxsize=4)
-def _redis_client(url: str, socket_timeout: float) -> redis.Redis:
-    # One pooled client per URL; bounded sockets free the thread soon after a hang.
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=socket_timeout, socket_timeout=socket_timeout
-    )
-
-
-def disk(timeout: float) -> Result:
+def disk(seconds_left: float) -> Result:
     usage = shutil.disk_usage(settings.HEALTH_CHECK_DISK_PATH)
     free_percent = 100 * usage.free / usage.total
     message = f"{free_percent:.1f}% free"
@@ -67,7 +73,7 @@ def disk(timeout: float) -> Result:
     return ok(message)
 
 
-def migrations(timeout: float) -> Result:
+def migrations(seconds_left: float) -> Result:
     executor = MigrationExecutor(connection)
     pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     if pending:
@@ -75,12 +81,12 @@ def migrations(timeout: float) -> Result:
     return ok()
 
 
-def celery_workers(timeout: float) -> Result:
+def celery_workers(seconds_left: float) -> Result:
     from config.celery_app import app
 
     if app.conf.task_always_eager:
         return ok("no broker: tasks run inline")
-    bound = settings.HEALTH_CHECK_TIMEOUT
+    bound = socket_timeout(seconds_left)
     options = {
         "socket_connect_timeout": bound,
         "socket_timeout": bound,
@@ -93,11 +99,11 @@ def celery_workers(timeout: float) -> Result:
     with app.connection_for_write(connect_timeout=bound, transport_options=options) as conn:
         # The first reply ends the wait; half the time left keeps a margin for the broker
         # round trips around it, so "no worker" is answered before the deadline.
-        replies = mailbox(conn).multi_call("ping", timeout=timeout / 2, limit=1)
+        replies = mailbox(conn).multi_call("ping", timeout=seconds_left / 2, limit=1)
     return ok() if replies else warning("no worker answered")
 
 
-def database_stats(timeout: float) -> dict[str, object]:
+def database_stats(seconds_left: float) -> dict[str, object]:
     """Connection statistics for /health/db/ (PostgreSQL only; other engines get SELECT 1)."""
     stats: dict[str, object] = {"engine": connection.vendor}
     with connection.cursor() as cursor:

@@ -1,9 +1,11 @@
 """Run checks concurrently under one deadline, in a small bounded thread pool.
 
-A check that misses the deadline is reported as an error while the answer goes out
-on time. Its thread is not killed (Python can't): client timeouts (settings) bound
-how long it stays busy, and a check still in flight is joined by the next request
-instead of started again, so a hung dependency holds at most one thread per check.
+Each check is called with the seconds left before the deadline. A check that misses
+the deadline (still running, or done only after it) is reported as an error while
+the answer goes out on time. Its thread is not killed (Python can't): client
+timeouts (settings) bound how long it stays busy, and a check still in flight is
+joined by the next request instead of started again, so a hung dependency holds at
+most one thread per check.
 """
 
 import logging
@@ -44,6 +46,7 @@ class _Run:
     result: Result
     duration_ms: float
     failure: Exception | None = None
+    finished: float = 0.0  # time.monotonic() when the check returned or raised
 
 
 def run_checks(names: Iterable[str], timeout: float) -> dict[str, Outcome]:
@@ -101,22 +104,23 @@ def _call_before(func: Callable[[float], T], deadline: float) -> T:
         connections.close_all()
 
 
-def _execute(name: str, timeout: float) -> _Run:
+def _execute(name: str, seconds_left: float) -> _Run:
     start = time.perf_counter()
     try:
-        result = import_string(settings.HEALTH_CHECKS[name])(timeout)
+        result = import_string(settings.HEALTH_CHECKS[name])(seconds_left)
         if not isinstance(result, Result):
             raise TypeError(f"check returned {result!r}, not a Result")
         failure = None
     except Exception as exc:  # a check's failure is its answer
         result, failure = error("check failed"), exc
-    return _Run(result, round((time.perf_counter() - start) * 1000, 1), failure)
+    duration_ms = round((time.perf_counter() - start) * 1000, 1)
+    return _Run(result, duration_ms, failure, finished=time.monotonic())
 
 
 def _outcome(name: str, future: "Future[_Run]", timeout: float, started: float) -> Outcome:
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
-    failure = future.exception(timeout=0) if future.done() else None
-    if not future.done() or isinstance(failure, TimeoutError):
+    run = _run_on_time(future, started + timeout, elapsed_ms)
+    if run is None:
         logger.warning(
             "Health check %s missed the %g s deadline",
             name,
@@ -124,7 +128,6 @@ def _outcome(name: str, future: "Future[_Run]", timeout: float, started: float) 
             extra={"check": name, "duration_ms": elapsed_ms},
         )
         return Outcome("error", f"timed out after {timeout:g} s", elapsed_ms)
-    run = _Run(error("check failed"), elapsed_ms, failure) if failure else future.result()
     if run.failure is not None:
         # The real error goes to the log only; the body says "check failed".
         logger.warning(
@@ -135,3 +138,21 @@ def _outcome(name: str, future: "Future[_Run]", timeout: float, started: float) 
             extra={"check": name, "duration_ms": run.duration_ms},
         )
     return Outcome(run.result.status, run.result.message, run.duration_ms)
+
+
+def _run_on_time(future: "Future[_Run]", deadline: float, elapsed_ms: float) -> _Run | None:
+    """The check's run, or None when it missed the deadline.
+
+    Missed: still running, not started before the deadline, or done only after it
+    (between the end of the wait and now), as a client whose socket timeout was the
+    time left is when its dependency hangs.
+    """
+    if not future.done():
+        return None
+    failure = future.exception(timeout=0)
+    if isinstance(failure, TimeoutError):
+        return None
+    if failure is not None:  # raised around the check, not by it (the check's own is caught)
+        return _Run(error("check failed"), elapsed_ms, failure)
+    run = future.result()
+    return run if run.finished <= deadline else None

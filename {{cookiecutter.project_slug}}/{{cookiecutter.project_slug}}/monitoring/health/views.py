@@ -74,8 +74,11 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 @probe("error")
-def database(request: HttpRequest) -> JsonResponse:
-    """PostgreSQL connection count and oldest connection age; other engines: reachability."""
+def database_details(request: HttpRequest) -> JsonResponse:
+    """/health/db/: PostgreSQL connection count and oldest connection age.
+
+    Other engines: reachability only. The `database` check of /health/ is checks.database.
+    """
     timeout = settings.HEALTH_CHECK_TIMEOUT
     try:
         stats = call("database-stats", database_stats, timeout)
