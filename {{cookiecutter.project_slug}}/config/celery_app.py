@@ -7,10 +7,8 @@ import shutil
 import tempfile
 
 {% endif -%}
-from celery import Celery, signals
+from celery import Celery{% if cookiecutter.use_prometheus == "y" %}, signals{% endif %}
 
-# Connects the logging/correlation signal receivers in every process using the app.
-import {{ cookiecutter.project_slug }}.monitoring.correlation  # noqa: F401
 from config.boot import use_default_settings
 
 use_default_settings()
@@ -35,27 +33,3 @@ app = Celery("{{ cookiecutter.project_slug }}")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-
-@signals.celeryd_init.connect
-@signals.beat_init.connect
-def refuse_to_run_without_a_broker(**kwargs: object) -> None:
-    """Without REDIS_URL there is no broker (settings: memory://): say so and stop.
-
-    A worker or beat would otherwise run against an in-process queue nobody else sees.
-    """
-    if app.conf.broker_url.startswith("memory://"):
-        raise SystemExit(
-            "No broker configured: set REDIS_URL (or CELERY_BROKER_URL) to run a Celery "
-            "worker or beat; without one, tasks run inline in the process that sends them."
-        )
-{%- if cookiecutter.use_sentry == "y" %}
-
-
-@signals.celeryd_init.connect
-@signals.beat_init.connect
-def init_sentry_for_celery(**kwargs: object) -> None:
-    """Workers and beat start Sentry before any task runs or is scheduled."""
-    from {{ cookiecutter.project_slug }}.monitoring.sentry import init_sentry
-
-    init_sentry()
-{%- endif %}

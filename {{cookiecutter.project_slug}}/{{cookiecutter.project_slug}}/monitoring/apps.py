@@ -8,10 +8,10 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self) -> None:
+        from .celery_signals import connect_celery_signals
         from .health import system_checks  # noqa: F401 - registers the settings check
-{%- if cookiecutter.use_prometheus == "y" %}
-        from .metrics import worker  # noqa: F401 - Celery task signals, worker exporter
-{%- endif %}
+
+        connect_celery_signals()
 {%- if cookiecutter.use_sentry == "y" %}
         from .sentry import init_sentry
 

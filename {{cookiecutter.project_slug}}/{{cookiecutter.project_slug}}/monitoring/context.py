@@ -3,7 +3,8 @@
 They live in structlog's context variables, so every log line written while
 handling a request or running a task carries them, whoever writes it
 (structlog or plain `logging`). The middleware and the Celery signal receivers
-bind them; anything else (error reports, outgoing calls) reads them from here.
+bind them, then call context_bound(); everything else reads them from here, or
+subscribes to on_context_bound to copy them elsewhere once per request or task.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ TASK_NAME_KEY = "task_name"
 # it can't forge log lines, inject headers or carry markup.
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-# Called (no arguments) right after the request middleware binds the request id,
-# by integrations that copy it elsewhere (an error tracker's scope, for one).
-on_request_bound: list[Callable[[], None]] = []
+# Called with current_context() right after a request's or a task's ids are bound,
+# by integrations that copy them elsewhere (an error tracker's scope, for one).
+on_context_bound: list[Callable[[dict[str, str]], None]] = []
 
 # Version 4 / RFC 4122 variant bits of a uuid4, as in uuid.UUID(version=4).
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
@@ -58,11 +59,15 @@ def current_request_id() -> str | None:
     return get_contextvars().get(REQUEST_ID_KEY)
 
 
-def current_task_id() -> str | None:
-    return get_contextvars().get(TASK_ID_KEY)
-
-
 def current_context() -> dict[str, str]:
     """request_id / task_id / task_name that are bound right now (for tags)."""
     bound = get_contextvars()
     return {key: bound[key] for key in (REQUEST_ID_KEY, TASK_ID_KEY, TASK_NAME_KEY) if key in bound}
+
+
+def context_bound() -> None:
+    """Hand the ids just bound to every on_context_bound hook (requests and tasks alike)."""
+    if on_context_bound:
+        bound = current_context()
+        for hook in on_context_bound:
+            hook(bound)

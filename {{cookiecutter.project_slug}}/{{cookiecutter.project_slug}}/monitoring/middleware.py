@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from structlog.contextvars import bind_contextvars, clear_contextvars
 from structlog.stdlib import ProcessorFormatter
 
-from .context import REQUEST_ID_KEY, on_request_bound, request_id_or_new
+from .context import REQUEST_ID_KEY, context_bound, request_id_or_new
 
 access_logger = logging.getLogger(f"{__package__}.access")
 # The access line goes to the standard library logger directly, handed over as a
@@ -76,8 +76,7 @@ class RequestContextMiddleware:
         request_id = request_id_or_new(request.META.get("HTTP_X_REQUEST_ID"))
         bind_contextvars(**{REQUEST_ID_KEY: request_id})
         try:
-            for hook in on_request_bound:
-                hook()
+            context_bound()
             response = self.get_response(request)
             duration_ms = round((time.perf_counter() - start) * 1000, 2)
             response["X-Request-ID"] = request_id

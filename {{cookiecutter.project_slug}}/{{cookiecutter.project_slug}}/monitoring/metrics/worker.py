@@ -32,14 +32,12 @@ _started: dict[str, float] = {}
 _exporter: list[WSGIServer] = []
 
 
-@signals.task_prerun.connect
-def _task_started(task_id: str, task: Any, **_: object) -> None:
+def task_started(task_id: str, task: Any, **_: object) -> None:
     _started[task_id] = time.perf_counter()
     CELERY_TASKS.labels(task.name, "started").inc()
 
 
-@signals.task_postrun.connect
-def _task_finished(task_id: str, task: Any, state: str | None = None, **_: object) -> None:
+def task_finished(task_id: str, task: Any, state: str | None = None, **_: object) -> None:
     start = _started.pop(task_id, None)
     if start is not None:
         CELERY_TASK_RUNTIME.labels(task.name).observe(time.perf_counter() - start)
@@ -77,7 +75,6 @@ def exporter_app(policy: AccessPolicy) -> Callable[..., Iterable[bytes]]:
     return app
 
 
-@signals.worker_init.connect
 def start_exporter(**_: object) -> None:
     """Serve this worker's metrics; a busy port is logged, the worker runs on without."""
     address, port = settings.METRICS_WORKER_ADDRESS, settings.METRICS_WORKER_PORT
@@ -92,8 +89,16 @@ def start_exporter(**_: object) -> None:
     logger.info("Celery metrics exporter on http://%s:%s/metrics", address, server.server_port)
 
 
-@signals.worker_shutdown.connect
 def stop_exporter(**_: object) -> None:
     for server in _exporter:
         server.shutdown()
     _exporter.clear()
+
+
+# Connected by monitoring/celery_signals.py.
+RECEIVERS = (
+    (signals.task_prerun, task_started),
+    (signals.task_postrun, task_finished),
+    (signals.worker_init, start_exporter),
+    (signals.worker_shutdown, stop_exporter),
+)
