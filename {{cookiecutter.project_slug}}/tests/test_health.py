@@ -22,7 +22,7 @@ from config.celery_app import app as celery_app
 from {{ cookiecutter.project_slug }}.monitoring.health import checks, ok, runner, warning
 
 from .conftest import clean_env, requires, run_manage
-from .live_server import hanging_server
+from .support.live_server import hanging_server
 
 PROBES = ("/health/live/", "/health/ready/", "/health/")
 HEALTH_LOGGER = runner.logger.name
@@ -148,7 +148,7 @@ def test_pod_ip_host_reaches_probes_only(client, path):
     assert client.get("/orders/1/", HTTP_HOST="10.12.0.7").status_code == 400
 
 
-@override_settings(ROOT_URLCONF="tests.urls_without_health_db")
+@override_settings(ROOT_URLCONF="tests.support.urls_without_health_db")
 def test_a_route_removed_from_urls_is_no_longer_a_probe(client):
     assert client.get("/health/live/", HTTP_HOST="10.12.0.7").status_code == 200
     assert client.get("/health/db/", HTTP_HOST="10.12.0.7").status_code == 400

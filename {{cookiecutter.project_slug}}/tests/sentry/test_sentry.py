@@ -29,7 +29,7 @@ from {{ cookiecutter.project_slug }}.monitoring.sentry import (
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
-from .conftest import (
+from ..conftest import (
     PROJECT_DIR,
     _wait_for_worker,
     child_database_url,
@@ -37,7 +37,7 @@ from .conftest import (
     run_manage,
     run_python,
 )
-from .sentry_stubs import EnvelopeSink
+from ..support.sentry_stubs import EnvelopeSink
 
 SLUG = "{{ cookiecutter.project_slug }}"
 RELEASE = "test-release-42"
@@ -81,13 +81,13 @@ def sink() -> Iterator[EnvelopeSink]:
 
 @pytest.fixture(scope="module")
 def server(sink: EnvelopeSink) -> Iterator[tuple[str, int]]:
-    """gunicorn serving the project plus tests.sentry_stubs views, on a socket we bound."""
+    """gunicorn serving the project plus tests.support.sentry_stubs views, on a socket we bound."""
     listener = socket.create_server(("127.0.0.1", 0))
     address = listener.getsockname()
     process = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}",
-            "--workers", "1", "--graceful-timeout", "2", "tests.sentry_stubs:wsgi_app()",
+            "--workers", "1", "--graceful-timeout", "2", "tests.support.sentry_stubs:wsgi_app()",
         ],
         cwd=PROJECT_DIR, env=sentry_env(sink), pass_fds=[listener.fileno()],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -44,7 +44,7 @@ from {{ cookiecutter.project_slug }}.monitoring.metrics.middleware import (
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
-from .conftest import (
+from ..conftest import (
     PRODUCTION_ENV,
     PROJECT_DIR,
     WORKER_METRICS_PORT,
@@ -54,7 +54,7 @@ from .conftest import (
     requires,
     settings_values,
 )
-from .live_server import hanging_server
+from ..support.live_server import hanging_server
 
 MONITORING_DIR = PROJECT_DIR / "deploy" / "monitoring"
 TASK = process_order.name

@@ -25,9 +25,9 @@ from {{ cookiecutter.project_slug }}.monitoring.webhooks import (
     parse_alert,
 )
 
-from .conftest import clean_env
-from .live_server import gunicorn
-from .loopback import closed_port_url
+from ..conftest import clean_env
+from ..support.live_server import gunicorn
+from ..support.loopback import closed_port_url
 
 SECRET = "test-webhook-secret-0123456789"
 URL = "/webhooks/sentry/"

@@ -5,7 +5,7 @@ EnvelopeSink is what a Sentry ingest endpoint is to the SDK: it accepts
 envelope (a header line, then item header + payload pairs) and keeps every item.
 
 `wsgi_app()` serves the project with the extra views below in front of its own
-URLs: `gunicorn 'tests.sentry_stubs:wsgi_app()'`.
+URLs: `gunicorn 'tests.support.sentry_stubs:wsgi_app()'`.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ class EnvelopeSink:
 # Each keeps secrets in local variables: frame variables reach Sentry, so they must
 # be scrubbed there too.
 
-logger = logging.getLogger("tests.sentry_stubs")
+logger = logging.getLogger("tests.support.sentry_stubs")
 
 
 @csrf_exempt

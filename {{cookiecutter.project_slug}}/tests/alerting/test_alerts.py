@@ -34,8 +34,8 @@ from {{ cookiecutter.project_slug }}.monitoring.tasks import (
     dispatch_alert,
 )
 
-from .conftest import clean_env, run_manage, running_celery_worker, worker_log_path
-from .loopback import Reply, StubServer, stub_server
+from ..conftest import clean_env, run_manage, running_celery_worker, worker_log_path
+from ..support.loopback import Reply, StubServer, stub_server
 from .test_webhooks import deliver, metric_alert, sign
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"

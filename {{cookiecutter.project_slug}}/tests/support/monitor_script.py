@@ -1,0 +1,18 @@
+"""scripts/monitor.py run as cron or Nagios runs it: a subprocess, its exit code and output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from ..conftest import PROJECT_DIR, clean_env
+
+MONITOR = PROJECT_DIR / "scripts" / "monitor.py"
+
+
+def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(MONITOR), *args],
+        capture_output=True, text=True, timeout=30, check=False,
+        env=clean_env(**(env or {})),
+    )  # fmt: skip
