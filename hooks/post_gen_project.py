@@ -17,8 +17,7 @@ from pathlib import Path
 # are switched off in the templates themselves with {% raw %}{% if %}{% endraw %} blocks.
 OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "use_sentry": (
-        "{{ cookiecutter.project_slug }}/monitoring/sentry.py",
-        "{{ cookiecutter.project_slug }}/monitoring/capture.py",
+        "{{ cookiecutter.project_slug }}/monitoring/sentry",
         "docs/sentry.md",
         "{{ cookiecutter.project_slug }}/monitoring/webhooks.py",
         "{{ cookiecutter.project_slug }}/monitoring/alerts.py",

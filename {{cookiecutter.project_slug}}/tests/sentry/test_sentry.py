@@ -22,7 +22,7 @@ from {{ cookiecutter.project_slug }}.monitoring.redaction import (
     FILTERED,
     Redactor,
 )
-from {{ cookiecutter.project_slug }}.monitoring.sentry import (
+from {{ cookiecutter.project_slug }}.monitoring.sentry.filters import (
     before_send,
     make_traces_sampler,
 )
@@ -492,10 +492,10 @@ import sentry_sdk
 from django.core.handlers.wsgi import WSGIHandler
 from sentry_sdk.integrations.django import DjangoIntegration
 
-from {{ cookiecutter.project_slug }}.monitoring import sentry
+from {{ cookiecutter.project_slug }}.monitoring.sentry import startup
 
 if os.environ.get("MIDDLEWARE_SPANS"):
-    defaults = sentry.build_options
+    defaults = startup.build_options
 
     def build_options():
         options = defaults()
@@ -505,7 +505,7 @@ if os.environ.get("MIDDLEWARE_SPANS"):
         ]
         return options
 
-    sentry.build_options = build_options
+    startup.build_options = build_options
 django.setup()
 
 handler = WSGIHandler()
@@ -533,11 +533,11 @@ import django
 import sentry_sdk
 from django.core.handlers.wsgi import WSGIHandler
 
-from {{ cookiecutter.project_slug }}.monitoring import sentry
+from {{ cookiecutter.project_slug }}.monitoring.sentry import startup
 
 if os.environ.get("SENTRY_DEBUG_ON"):
-    defaults = sentry.build_options
-    sentry.build_options = lambda: {**defaults(), "debug": True}
+    defaults = startup.build_options
+    startup.build_options = lambda: {**defaults(), "debug": True}
 django.setup()
 
 built = []
@@ -546,7 +546,7 @@ make_record = logging.getLogRecordFactory()
 
 def counting_factory(*args, **kwargs):
     record = make_record(*args, **kwargs)
-    if record.name == sentry.SDK_LOGGER:
+    if record.name == startup.SDK_LOGGER:
         built.append(record)
     return record
 
