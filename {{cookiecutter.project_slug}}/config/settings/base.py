@@ -129,6 +129,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "{{ cookiecutter.project_slug }}.monitoring",
+{%- if cookiecutter.use_sentry == "y" %}
+    "{{ cookiecutter.project_slug }}.alerting",
+{%- endif %}
     "{{ cookiecutter.project_slug }}.orders",
 ]
 

@@ -19,17 +19,19 @@ import pytest
 from django.core import mail
 from django.core.cache import cache
 
-from {{ cookiecutter.project_slug }}.monitoring import (
+from {{ cookiecutter.project_slug }}.alerting import (
     tasks,
 )
-from {{ cookiecutter.project_slug }}.monitoring.alerts import (
+from {{ cookiecutter.project_slug }}.alerting.alerts import (
     Alert,
-    PagerDutyChannel,
     Severity,
+)
+from {{ cookiecutter.project_slug }}.alerting.channels import (
+    PagerDutyChannel,
     SlackChannel,
     parse_retry_after,
 )
-from {{ cookiecutter.project_slug }}.monitoring.tasks import (
+from {{ cookiecutter.project_slug }}.alerting.tasks import (
     deliver_alert,
     dispatch_alert,
 )
