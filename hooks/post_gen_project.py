@@ -25,6 +25,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/sentry",
         "tests/alerting",
         "tests/support/sentry_stubs.py",
+        "scripts/monitor_errors.py",
         "deploy/k8s/monitor-cronjob.yaml",
     ),
     "use_prometheus": (
