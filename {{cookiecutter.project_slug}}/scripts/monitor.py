@@ -13,7 +13,7 @@ line, or one JSON object with --json. Standard library only: it runs from cron,
 a scheduled job or a Nagios/Icinga server without the project installed.
 
 Each check is a module next to this one (monitor_health.py{% if cookiecutter.use_sentry == "y" %}, monitor_errors.py{% endif %}),
-sharing monitor_common.py: copy scripts/monitor*.py together.
+sharing monitor_nagios.py and monitor_http.py: copy scripts/monitor*.py together.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import sys
 import monitor_errors
 {%- endif %}
 import monitor_health
-from monitor_common import LABELS, UNKNOWN, Check, CheckError, Result, number
+from monitor_nagios import LABELS, UNKNOWN, Check, CheckError, Result, number
 
 # The --check choices, in the order their secrets are masked.
 CHECKS: dict[str, Check] = {

@@ -14,18 +14,8 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from monitor_common import (
-    CRITICAL,
-    OK,
-    WARNING,
-    Check,
-    CheckError,
-    Result,
-    display_url,
-    http_get,
-    number,
-    parse_json,
-)
+from monitor_http import display_url, http_get, parse_json
+from monitor_nagios import CRITICAL, OK, WARNING, Check, CheckError, Result, number
 
 MAX_PAGES = 50  # 100 issues a page
 LINK = re.compile(r"<([^>]*)>([^,]*)")

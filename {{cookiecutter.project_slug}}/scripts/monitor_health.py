@@ -10,17 +10,8 @@ import argparse
 import os
 from urllib.parse import urlsplit, urlunsplit
 
-from monitor_common import (
-    CRITICAL,
-    OK,
-    WARNING,
-    Check,
-    CheckError,
-    Result,
-    display_url,
-    http_get,
-    parse_json,
-)
+from monitor_http import display_url, http_get, parse_json
+from monitor_nagios import CRITICAL, OK, WARNING, Check, CheckError, Result
 
 HEALTH_CODES = {"healthy": OK, "degraded": WARNING, "unhealthy": CRITICAL}
 

@@ -1,62 +1,22 @@
-"""What the checks of scripts/monitor.py share: Nagios codes, results, a bounded HTTP GET.
+"""The HTTP GET the checks of scripts/monitor.py share: a deadline, a size limit, no secrets.
 
-Standard library only, as monitor.py: a check raises CheckError when it cannot run
-(reported as UNKNOWN) and otherwise returns a Result.
+Standard library only, as monitor.py. Every failure is a CheckError (UNKNOWN) whose
+message names the URL without its user:password@.
 """
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
-LABELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+from monitor_nagios import CheckError
+
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class CheckError(Exception):
-    """The check could not run: reported as UNKNOWN."""
-
-
-@dataclass
-class Result:
-    check: str
-    code: int
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-    perfdata: str = ""
-
-
-@dataclass(frozen=True)
-class Check:
-    """One --check choice: what runs it, its own options, the variables never printed."""
-
-    run: Callable[[argparse.Namespace], Result]
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
-    secret_variables: tuple[str, ...] = ()
-
-
-def number(kind: type, minimum: float) -> Any:
-    """An argparse type: a number of `kind`, at least `minimum` (and sane)."""
-
-    def convert(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not minimum <= value < 1e6:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}: {text!r}")
-        return value
-
-    return convert
 
 
 def display_url(url: str) -> str:
