@@ -25,7 +25,7 @@ Variants (BENCH_VARIANT in the bench settings):
   full-sentry       the production settings as generated (every middleware we
                     ship) with SENTRY_DSN at a local envelope sink, traces 0.1,
                     profiling off (as in 90 % of processes at the default session
-                    rate of 0.1); only when the render has monitoring/sentry.py
+                    rate of 0.1); only when the render has monitoring/sentry/
   full-sentry-profiled  the same in a profiled process (SENTRY_PROFILES_SAMPLE_RATE=1);
                     only when the render has profiling
 
@@ -416,8 +416,8 @@ def main() -> int:
     skipped = ""
     sink = None
     sentry_env: dict[str, str] = {}  # full-sentry only: every other variant runs without Sentry
-    sentry_module = project / SLUG / "monitoring" / "sentry.py"
-    if sentry_module.exists():
+    sentry_options = project / SLUG / "monitoring" / "sentry" / "options.py"
+    if sentry_options.exists():
         sink_port = free_port()
         sink_count = workdir / "sink-envelopes"
         sink = subprocess.Popen(
@@ -429,10 +429,10 @@ def main() -> int:
             "SENTRY_TRACES_SAMPLE_RATE": "0.1",
         }
         variants.append("full-sentry")
-        if "profile_session_sample_rate" in sentry_module.read_text():
+        if "profile_session_sample_rate" in sentry_options.read_text():
             variants.append("full-sentry-profiled")
     else:
-        skipped = "full-sentry skipped: this render has no monitoring/sentry.py."
+        skipped = "full-sentry skipped: this render has no monitoring/sentry/."
 
     servers: list[Server] = []
     try:

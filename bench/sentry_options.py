@@ -56,7 +56,7 @@ VARIANTS: dict[str, tuple[str, str | None]] = {
         "opts.clear(); opts.update(dsn=DSN, traces_sample_rate=0.1, integrations=[DJANGO()]);"
         " keep_wrappers()",
     ),
-    "ours": ("our defaults (monitoring/sentry.py)", "pass"),
+    "ours": ("our defaults (monitoring/sentry/options.py)", "pass"),
     "wrapped_middleware": (
         "ours, with the Django integration's middleware wrappers left in place",
         "keep_wrappers()",
@@ -134,10 +134,10 @@ def set_logging(opts, **changes):
 
 
 def keep_wrappers():
-    from __SLUG__.monitoring import sentry
+    from __SLUG__.monitoring.sentry import startup
 
     # init_sentry() looks the function up when it runs, after this change.
-    sentry.load_middleware_unwrapped = lambda: None
+    startup.load_middleware_unwrapped = lambda: None
 
 
 def set_rate(opts, rate):
@@ -157,9 +157,9 @@ def application_factory():
 
     change = os.environ.get("BENCH_CHANGE")
     if change:
-        from __SLUG__.monitoring import sentry
+        from __SLUG__.monitoring.sentry import startup
 
-        build = sentry.build_options
+        build = startup.build_options
         DSN = os.environ["SENTRY_DSN"]
 
         def build_options():
@@ -168,7 +168,7 @@ def application_factory():
             exec(change, scope, {"opts": opts})
             return opts
 
-        sentry.build_options = build_options
+        startup.build_options = build_options
     application = get_wsgi_application()
     settings.ROOT_URLCONF = __name__
     return application
@@ -321,8 +321,8 @@ def main() -> int:
         tmp_dir = Path(tmp)
         project = args.project.resolve() if args.project else render_project(tmp_dir)
         python = venv_for(project) / "bin" / "python"
-        slug = next(p.parent.parent.name for p in project.glob("*/monitoring/sentry.py"))
-        sentry_source = (project / slug / "monitoring/sentry.py").read_text()
+        slug = next(p.parents[2].name for p in project.glob("*/monitoring/sentry/options.py"))
+        sentry_source = (project / slug / "monitoring/sentry/options.py").read_text()
         # Profiling is a separate choice (and cost): switch it off to compare like with like.
         profiling_off = (
             "\n\ndef _no_profiling(opts):\n    opts.pop('profile_session_sample_rate', None)\n"

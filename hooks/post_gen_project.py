@@ -15,27 +15,26 @@ from pathlib import Path
 # Paths (relative to the project root) that belong to one option only. When the
 # option is "n" they are removed; settings, dependencies and docs for the option
 # are switched off in the templates themselves with {% raw %}{% if %}{% endraw %} blocks.
+# Paths that need two options are listed under the second: alerting/metrics.py (and its
+# test) under use_prometheus; they go with alerting/ when use_sentry is off.
 OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "use_sentry": (
-        "{{ cookiecutter.project_slug }}/monitoring/sentry.py",
-        "{{ cookiecutter.project_slug }}/monitoring/capture.py",
+        "{{ cookiecutter.project_slug }}/monitoring/sentry",
+        "{{ cookiecutter.project_slug }}/alerting",
         "docs/sentry.md",
-        "{{ cookiecutter.project_slug }}/monitoring/webhooks.py",
-        "{{ cookiecutter.project_slug }}/monitoring/alerts.py",
-        "{{ cookiecutter.project_slug }}/monitoring/tasks.py",
-        "{{ cookiecutter.project_slug }}/monitoring/management/commands/send_test_alert.py",
-        "tests/test_sentry.py",
-        "tests/test_webhooks.py",
-        "tests/test_alerts.py",
-        "tests/test_monitor_errors.py",
-        "tests/sentry_stubs.py",
+        "tests/sentry",
+        "tests/alerting",
+        "tests/support/sentry_stubs.py",
+        "scripts/monitor_errors.py",
         "deploy/k8s/monitor-cronjob.yaml",
     ),
     "use_prometheus": (
         "{{ cookiecutter.project_slug }}/monitoring/metrics",
+        "{{ cookiecutter.project_slug }}/alerting/metrics.py",
         "deploy/monitoring",
         "docs/metrics.md",
-        "tests/test_metrics.py",
+        "tests/metrics",
+        "tests/alerting/test_alerting_metrics.py",
     ),
     "use_kubernetes": (
         "deploy/k8s",
@@ -46,8 +45,6 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
 PRUNABLE_DIRS = (
     "deploy",
     "docs",
-    "{{ cookiecutter.project_slug }}/monitoring/management/commands",
-    "{{ cookiecutter.project_slug }}/monitoring/management",
 )
 
 

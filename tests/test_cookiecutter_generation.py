@@ -154,3 +154,6 @@ def test_all_off_removes_option_folders(bake):
     assert sorted(p.name for p in (project / "deploy").iterdir()) == ["systemd"]
     assert not (project / "my_project" / "monitoring" / "metrics").exists()
     assert not (project / "my_project" / "monitoring" / "management").exists()
+    assert not (project / "my_project" / "monitoring" / "sentry").exists()
+    assert not (project / "my_project" / "alerting").exists()
+    assert sorted(p.name for p in (project / "tests").iterdir() if p.is_dir()) == ["support"]

@@ -158,6 +158,15 @@ def test_apply_options_removes_only_switched_off_paths(tmp_path):
     assert (tmp_path / "keep.py").exists()
 
 
+def test_every_option_path_and_prunable_folder_is_in_the_template():
+    # A fresh copy: other tests replace OPTION_PATHS.
+    hook = load_module(REPO_DIR / "hooks" / "post_gen_project.py")
+    template = REPO_DIR / "{{cookiecutter.project_slug}}"
+    named = [*(path for paths in hook.OPTION_PATHS.values() for path in paths), *hook.PRUNABLE_DIRS]
+    in_template = [path.replace("{{ cookiecutter.project_slug }}", template.name) for path in named]
+    assert [path for path in in_template if not (template / path).exists()] == []
+
+
 def test_prune_removes_folders_left_with_only_init(tmp_path):
     make_tree(tmp_path, "app/management/__init__.py", "app/management/commands/__init__.py")
     make_tree(tmp_path, "other/__init__.py", "other/real.py")

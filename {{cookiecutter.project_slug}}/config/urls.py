@@ -4,6 +4,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("{{ cookiecutter.project_slug }}.monitoring.urls")),
+{%- if cookiecutter.use_sentry == "y" %}
+    path("", include("{{ cookiecutter.project_slug }}.alerting.urls")),
+{%- endif %}
     path("orders/", include("{{ cookiecutter.project_slug }}.orders.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -89,7 +89,7 @@ def free_port() -> int:
 {%- if cookiecutter.use_prometheus == "y" %}
 
 
-# The test worker's Prometheus exporter listens here (tests/test_metrics.py scrapes it).
+# The test worker's Prometheus exporter listens here (tests/metrics/ scrapes it).
 WORKER_METRICS_PORT = free_port()
 {%- endif %}
 

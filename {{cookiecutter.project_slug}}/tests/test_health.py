@@ -21,8 +21,8 @@ from django.test import override_settings
 from config.celery_app import app as celery_app
 from {{ cookiecutter.project_slug }}.monitoring.health import checks, ok, runner, warning
 
-from .conftest import clean_env, requires, run_manage
-from .live_server import hanging_server
+from .conftest import clean_env, requires, run_manage, run_python
+from .support.live_server import hanging_server
 
 PROBES = ("/health/live/", "/health/ready/", "/health/")
 HEALTH_LOGGER = runner.logger.name
@@ -148,7 +148,7 @@ def test_pod_ip_host_reaches_probes_only(client, path):
     assert client.get("/orders/1/", HTTP_HOST="10.12.0.7").status_code == 400
 
 
-@override_settings(ROOT_URLCONF="tests.urls_without_health_db")
+@override_settings(ROOT_URLCONF="tests.support.urls_without_health_db")
 def test_a_route_removed_from_urls_is_no_longer_a_probe(client):
     assert client.get("/health/live/", HTTP_HOST="10.12.0.7").status_code == 200
     assert client.get("/health/db/", HTTP_HOST="10.12.0.7").status_code == 400
@@ -224,6 +224,29 @@ def test_no_celery_worker_is_a_warning_only(client):
     assert seconds < settings.HEALTH_CHECK_TIMEOUT + 0.5
     assert client.get("/health/ready/").status_code == 200
     assert client.get("/health/live/").status_code == 200
+
+
+CURRENT_APP_SCRIPT = """
+import threading
+
+from celery import current_app
+
+from config.celery_app import app
+from config.wsgi import application  # Django set up as gunicorn does it
+
+seen = []
+thread = threading.Thread(target=lambda: seen.append(current_app._get_current_object()))
+thread.start()
+thread.join()
+print(current_app._get_current_object() is app, seen[0] is app)
+"""
+
+
+def test_the_worker_check_reads_the_project_celery_app_in_any_thread():
+    # Checks run in a thread pool, where Celery's current app is its default app.
+    result = run_python("-c", CURRENT_APP_SCRIPT, env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
 
 
 @pytest.mark.worker

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from .conftest import child_database_url, clean_env, free_port, requires
-from .live_server import Answer, get, gunicorn, hanging_server
+from .support.live_server import Answer, get, gunicorn, hanging_server
 
 TIMEOUT = 1.0
 BOUND = TIMEOUT + 0.5

@@ -90,7 +90,7 @@ def test_client_errors_are_warnings_with_one_line(client, log_capture):
     assert [r for r in records if r["logger"] == "django.request"] == []
 
 
-@pytest.mark.urls("tests.error_urls")
+@pytest.mark.urls("tests.support.error_urls")
 def test_unhandled_exception_is_logged_once_with_context(log_capture):
     client = Client(raise_request_exception=False)
     response = client.get(
@@ -119,7 +119,7 @@ def test_unhandled_exception_is_logged_once_with_context(log_capture):
     assert "HTTP_" not in log_capture.text
 
 
-@pytest.mark.urls("tests.error_urls")
+@pytest.mark.urls("tests.support.error_urls")
 def test_slow_request_is_a_warning(client, settings, log_capture):
     settings.SLOW_REQUEST_THRESHOLD_MS = 10
     client.get("/slow/")

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
-from .conftest import PROJECT_DIR, child_database_url, clean_env, requires
-from .live_server import gunicorn
-from .loopback import Reply, closed_port_url, silent_server, stub_server
-
-MONITOR = PROJECT_DIR / "scripts" / "monitor.py"
-
-
-def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(MONITOR), *args],
-        capture_output=True, text=True, timeout=30, check=False,
-        env=clean_env(**(env or {})),
-    )  # fmt: skip
+from .conftest import child_database_url, clean_env, requires
+from .support.live_server import gunicorn
+from .support.loopback import Reply, closed_port_url, silent_server, stub_server
+from .support.monitor_script import monitor
 
 
 def report(status: str, **checks: dict) -> dict:

@@ -129,6 +129,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "{{ cookiecutter.project_slug }}.monitoring",
+{%- if cookiecutter.use_sentry == "y" %}
+    "{{ cookiecutter.project_slug }}.alerting",
+{%- endif %}
     "{{ cookiecutter.project_slug }}.orders",
 ]
 
@@ -294,7 +297,7 @@ HEALTH_READY_CHECKS = ["database", "cache", "broker"]
 HEALTH_WARNING_ONLY_CHECKS = ["celery_workers"]
 {%- if cookiecutter.use_sentry == "y" %}
 
-# SENTRY (monitoring/sentry.py; no SENTRY_DSN = SDK off, the app works without it)
+# SENTRY (monitoring/sentry/; no SENTRY_DSN = SDK off, the app works without it)
 # ------------------------------------------------------------------------------
 SENTRY_DSN = env("SENTRY_DSN", default="")
 SENTRY_TRACES_SAMPLE_RATE = _env_number("SENTRY_TRACES_SAMPLE_RATE", {{ cookiecutter.sentry_traces_sample_rate | float }}, 0, 1)

@@ -1,7 +1,7 @@
 """Remove secrets (and, unless allowed, personal data) from anything that leaves the process.
 
 {% if cookiecutter.use_sentry == "y" -%}
-One set of rules for log lines (logs.py) and Sentry events (sentry.py):
+One set of rules for log lines (logs.py) and Sentry events (sentry/):
 {%- else -%}
 The rules for log lines (logs.py):
 {%- endif %}

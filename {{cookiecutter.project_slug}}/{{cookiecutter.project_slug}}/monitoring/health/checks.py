@@ -9,6 +9,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
@@ -82,9 +83,9 @@ def migrations(seconds_left: float) -> Result:
 
 
 def celery_workers(seconds_left: float) -> Result:
-    from config.celery_app import app
-
-    if app.conf.task_always_eager:
+    # current_app is the app config/celery_app.py configured, in every thread (Celery's Django
+    # fix-up makes it the default app), so monitoring needs no import of the project's config.
+    if current_app.conf.task_always_eager:
         return ok("no broker: tasks run inline")
     bound = socket_timeout(seconds_left)
     options = {
@@ -95,8 +96,8 @@ def celery_workers(seconds_left: float) -> Result:
     }
     # A mailbox of our own publishes on this connection, not through the app's producer
     # pool (whose sockets have no timeout), so a hung broker can't hold the thread.
-    mailbox = Mailbox(app.conf.control_exchange, type="fanout", accept=["json"])
-    with app.connection_for_write(connect_timeout=bound, transport_options=options) as conn:
+    mailbox = Mailbox(current_app.conf.control_exchange, type="fanout", accept=["json"])
+    with current_app.connection_for_write(connect_timeout=bound, transport_options=options) as conn:
         # The first reply ends the wait; half the time left keeps a margin for the broker
         # round trips around it, so "no worker" is answered before the deadline.
         replies = mailbox(conn).multi_call("ping", timeout=seconds_left / 2, limit=1)

@@ -1,9 +1,10 @@
-"""Every metric the application records, and the functions other modules call to record.
+"""The monitoring app's metrics, and the functions other modules call to record them.
 
 Under gunicorn and in Celery workers PROMETHEUS_MULTIPROC_DIR is set before this module is
 imported (gunicorn.conf.py, config/celery_app.py): each process then writes its samples to
 files in that folder and a scrape adds them up. Label values come from short, fixed lists
 or from route patterns and task names, never from user input, so series stay bounded.
+Other apps' metrics follow the same rules (check_choice for their label values).
 """
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -53,59 +54,19 @@ CELERY_TASK_RUNTIME = Histogram(
     ["task"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
 )
-{%- if cookiecutter.use_sentry == "y" %}
-
-# Alerting -----------------------------------------------------------------------------
-WEBHOOK_OUTCOMES = (
-    "accepted",
-    "duplicate",
-    "ignored",
-    "unavailable",
-    "bad_signature",
-    "bad_request",
-    "too_large",
-    "not_configured",
-)
-ALERT_CHANNELS = ("slack", "pagerduty", "email")
-ALERT_OUTCOMES = ("sent", "retried", "failed")
-WEBHOOK_ALERTS = Counter(
-    "webhook_alerts_received_total",
-    "Sentry webhook deliveries received, by outcome.",
-    ["outcome"],
-)
-ALERT_DISPATCHES = Counter(
-    "alert_dispatches_total",
-    "Alert deliveries to a channel, by outcome (retried: one failed attempt, retry queued).",
-    ["channel", "outcome"],
-)
-{%- endif %}
 
 
-def _check_choice(kind: str, value: str, allowed: tuple[str, ...]) -> None:
+def check_choice(kind: str, value: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a label value outside `allowed`: each label keeps a short, fixed set of values."""
     if value not in allowed:
         raise ValueError(f"{kind} {value!r} is not one of: {', '.join(allowed)}.")
 
 
 def observe_health_check(name: str, status: str, duration_s: float) -> None:
     """Record one run of the health check `name` ("ok", "warning" or "error")."""
-    _check_choice("health check status", status, HEALTH_STATUSES)
+    check_choice("health check status", status, HEALTH_STATUSES)
     if not name:
         raise ValueError("health check name must not be empty.")
     for candidate in HEALTH_STATUSES:
         HEALTH_CHECK_STATUS.labels(name, candidate).set(1 if candidate == status else 0)
     HEALTH_CHECK_DURATION.labels(name).observe(max(duration_s, 0.0))
-{%- if cookiecutter.use_sentry == "y" %}
-
-
-def observe_webhook_alert(outcome: str) -> None:
-    """Record one Sentry webhook delivery and what the receiver answered."""
-    _check_choice("webhook outcome", outcome, WEBHOOK_OUTCOMES)
-    WEBHOOK_ALERTS.labels(outcome).inc()
-
-
-def observe_alert_dispatch(channel: str, outcome: str) -> None:
-    """Record one attempt to deliver an alert to `channel`."""
-    _check_choice("alert channel", channel, ALERT_CHANNELS)
-    _check_choice("alert dispatch outcome", outcome, ALERT_OUTCOMES)
-    ALERT_DISPATCHES.labels(channel, outcome).inc()
-{%- endif %}

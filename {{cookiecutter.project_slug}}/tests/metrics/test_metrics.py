@@ -24,19 +24,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.parser import text_string_to_metric_families
 
-from {{ cookiecutter.project_slug }}.monitoring.metrics import (
-{%- if cookiecutter.use_sentry == "y" %}
-    observe_alert_dispatch,
-{%- endif %}
-    observe_health_check,
-{%- if cookiecutter.use_sentry == "y" %}
-    observe_webhook_alert,
-{%- endif %}
-)
 from {{ cookiecutter.project_slug }}.monitoring.metrics.exposition import (
     REDIS_PRIORITY_SUFFIXES,
+)
+from {{ cookiecutter.project_slug }}.monitoring.metrics.instruments import (
+    observe_health_check,
 )
 from {{ cookiecutter.project_slug }}.monitoring.metrics.middleware import (
     MetricsMiddleware,
@@ -44,7 +37,7 @@ from {{ cookiecutter.project_slug }}.monitoring.metrics.middleware import (
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
-from .conftest import (
+from ..conftest import (
     PRODUCTION_ENV,
     PROJECT_DIR,
     WORKER_METRICS_PORT,
@@ -54,7 +47,8 @@ from .conftest import (
     requires,
     settings_values,
 )
-from .live_server import hanging_server
+from ..support.live_server import hanging_server
+from .scrape import Samples, label_values, parse, scrape, value
 
 MONITORING_DIR = PROJECT_DIR / "deploy" / "monitoring"
 TASK = process_order.name
@@ -63,31 +57,6 @@ LIVE_2XX = {"method": "GET", "route": "/health/live/", "status_class": "2xx"}
 
 
 # Helpers ------------------------------------------------------------------------------
-Samples = dict[tuple[str, frozenset], float]
-
-
-def parse(text: str) -> Samples:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def label_values(samples: Samples, name: str, label: str) -> set[str]:
-    return {dict(labels)[label] for sample, labels in samples if sample == name}
-
-
-def scrape(client) -> Samples:
-    response = client.get("/metrics")
-    assert response.status_code == 200, response.content
-    return parse(response.content.decode())
-
-
 def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (http only)
     try:
@@ -261,45 +230,6 @@ def test_a_real_health_request_records_every_check(client):
     for check in ("database", "cache", "broker", "disk", "migrations", "celery_workers"):
         assert value(after, count, check=check) - value(before, count, check=check) == 1, check
     assert value(after, "health_check_status", check="database", status="ok") == 1
-{%- if cookiecutter.use_sentry == "y" %}
-
-
-def test_webhook_alerts_and_dispatches_are_counted(client):
-    before = scrape(client)
-    observe_webhook_alert("accepted")
-    observe_webhook_alert("bad_signature")
-    observe_alert_dispatch("slack", "sent")
-    observe_alert_dispatch("pagerduty", "retried")
-    after = scrape(client)
-    for name, labels in [
-        ("webhook_alerts_received_total", {"outcome": "accepted"}),
-        ("webhook_alerts_received_total", {"outcome": "bad_signature"}),
-        ("alert_dispatches_total", {"channel": "slack", "outcome": "sent"}),
-        ("alert_dispatches_total", {"channel": "pagerduty", "outcome": "retried"}),
-    ]:
-        assert value(after, name, **labels) - value(before, name, **labels) == 1, labels
-    with pytest.raises(ValueError, match="alert channel 'sms'"):
-        observe_alert_dispatch("sms", "sent")
-    with pytest.raises(ValueError, match="webhook outcome 'ok'"):
-        observe_webhook_alert("ok")
-
-
-def test_webhook_answers_are_counted_by_outcome(client, settings):
-    name = "webhook_alerts_received_total"
-    before = scrape(client)
-    settings.SENTRY_WEBHOOK_SECRET = "metrics-test-secret"
-    client.post("/webhooks/sentry/", data=b"{}", content_type="application/json")
-    client.get("/webhooks/sentry/")  # not a delivery: not counted
-    settings.SENTRY_WEBHOOK_SECRET = ""
-    client.post("/webhooks/sentry/", data=b"{}", content_type="application/json")
-    after = scrape(client)
-    moved = {
-        dict(labels)["outcome"]: count - before.get((sample, labels), 0.0)
-        for (sample, labels), count in after.items()
-        if sample == name and count != before.get((sample, labels), 0.0)
-    }
-    assert moved == {"bad_signature": 1, "not_configured": 1}
-{%- endif %}
 
 
 # Celery -------------------------------------------------------------------------------

@@ -22,14 +22,14 @@ from {{ cookiecutter.project_slug }}.monitoring.redaction import (
     FILTERED,
     Redactor,
 )
-from {{ cookiecutter.project_slug }}.monitoring.sentry import (
+from {{ cookiecutter.project_slug }}.monitoring.sentry.filters import (
     before_send,
     make_traces_sampler,
 )
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
-from .conftest import (
+from ..conftest import (
     PROJECT_DIR,
     _wait_for_worker,
     child_database_url,
@@ -37,7 +37,7 @@ from .conftest import (
     run_manage,
     run_python,
 )
-from .sentry_stubs import EnvelopeSink
+from ..support.sentry_stubs import EnvelopeSink
 
 SLUG = "{{ cookiecutter.project_slug }}"
 RELEASE = "test-release-42"
@@ -81,13 +81,13 @@ def sink() -> Iterator[EnvelopeSink]:
 
 @pytest.fixture(scope="module")
 def server(sink: EnvelopeSink) -> Iterator[tuple[str, int]]:
-    """gunicorn serving the project plus tests.sentry_stubs views, on a socket we bound."""
+    """gunicorn serving the project plus tests.support.sentry_stubs views, on a socket we bound."""
     listener = socket.create_server(("127.0.0.1", 0))
     address = listener.getsockname()
     process = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}",
-            "--workers", "1", "--graceful-timeout", "2", "tests.sentry_stubs:wsgi_app()",
+            "--workers", "1", "--graceful-timeout", "2", "tests.support.sentry_stubs:wsgi_app()",
         ],
         cwd=PROJECT_DIR, env=sentry_env(sink), pass_fds=[listener.fileno()],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -492,10 +492,10 @@ import sentry_sdk
 from django.core.handlers.wsgi import WSGIHandler
 from sentry_sdk.integrations.django import DjangoIntegration
 
-from {{ cookiecutter.project_slug }}.monitoring import sentry
+from {{ cookiecutter.project_slug }}.monitoring.sentry import startup
 
 if os.environ.get("MIDDLEWARE_SPANS"):
-    defaults = sentry.build_options
+    defaults = startup.build_options
 
     def build_options():
         options = defaults()
@@ -505,7 +505,7 @@ if os.environ.get("MIDDLEWARE_SPANS"):
         ]
         return options
 
-    sentry.build_options = build_options
+    startup.build_options = build_options
 django.setup()
 
 handler = WSGIHandler()
@@ -533,11 +533,11 @@ import django
 import sentry_sdk
 from django.core.handlers.wsgi import WSGIHandler
 
-from {{ cookiecutter.project_slug }}.monitoring import sentry
+from {{ cookiecutter.project_slug }}.monitoring.sentry import startup
 
 if os.environ.get("SENTRY_DEBUG_ON"):
-    defaults = sentry.build_options
-    sentry.build_options = lambda: {**defaults(), "debug": True}
+    defaults = startup.build_options
+    startup.build_options = lambda: {**defaults(), "debug": True}
 django.setup()
 
 built = []
@@ -546,7 +546,7 @@ make_record = logging.getLogRecordFactory()
 
 def counting_factory(*args, **kwargs):
     record = make_record(*args, **kwargs)
-    if record.name == sentry.SDK_LOGGER:
+    if record.name == startup.SDK_LOGGER:
         built.append(record)
     return record
 

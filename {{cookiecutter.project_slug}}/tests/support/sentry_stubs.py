@@ -5,13 +5,12 @@ EnvelopeSink is what a Sentry ingest endpoint is to the SDK: it accepts
 envelope (a header line, then item header + payload pairs) and keeps every item.
 
 `wsgi_app()` serves the project with the extra views below in front of its own
-URLs: `gunicorn 'tests.sentry_stubs:wsgi_app()'`.
+URLs: `gunicorn 'tests.support.sentry_stubs:wsgi_app()'`.
 """
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import logging
 import os
@@ -23,13 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import sentry_sdk
-import structlog
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from {{ cookiecutter.project_slug }}.monitoring import capture
+from {{ cookiecutter.project_slug }}.monitoring.sentry import capture
 
 try:
     import brotli
@@ -156,7 +154,7 @@ class EnvelopeSink:
 # Each keeps secrets in local variables: frame variables reach Sentry, so they must
 # be scrubbed there too.
 
-logger = logging.getLogger("tests.sentry_stubs")
+logger = logging.getLogger("tests.support.sentry_stubs")
 
 
 @csrf_exempt
@@ -236,16 +234,4 @@ def wsgi_app() -> Callable:
 
     application = get_wsgi_application()
     settings.ROOT_URLCONF = __name__
-
-    if importlib.util.find_spec(f"{capture.__package__}.middleware"):
-        return application
-
-    def app(environ: dict, start_response: Callable) -> Any:
-        # Stand-in for the request middleware until it exists: bind X-Request-ID
-        # as it does (the Sentry side only reads structlog's context variables).
-        structlog.contextvars.clear_contextvars()
-        if request_id := environ.get("HTTP_X_REQUEST_ID"):
-            structlog.contextvars.bind_contextvars(request_id=request_id)
-        return application(environ, start_response)
-
-    return app
+    return application

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .conftest import free_port
+from ..conftest import free_port
 from .live_server import hanging_server
 
 

@@ -16,18 +16,16 @@ import pytest
 from django.core import mail
 from django.test import Client, override_settings
 
-from {{ cookiecutter.project_slug }}.monitoring.alerts import (
+from {{ cookiecutter.project_slug }}.alerting.alerts import (
     Alert,
     Severity,
 )
-from {{ cookiecutter.project_slug }}.monitoring.webhooks import (
-    MAX_BODY_BYTES,
-    parse_alert,
-)
+from {{ cookiecutter.project_slug }}.alerting.payloads import parse_alert
+from {{ cookiecutter.project_slug }}.alerting.webhooks import MAX_BODY_BYTES
 
-from .conftest import clean_env
-from .live_server import gunicorn
-from .loopback import closed_port_url
+from ..conftest import clean_env
+from ..support.live_server import gunicorn
+from ..support.loopback import closed_port_url
 
 SECRET = "test-webhook-secret-0123456789"
 URL = "/webhooks/sentry/"

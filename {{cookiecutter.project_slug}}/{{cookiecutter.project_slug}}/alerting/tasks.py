@@ -4,7 +4,8 @@ Each channel retries on its own, so a Slack outage never re-sends a page that
 PagerDuty already took. A delivery is claimed in the cache before sending and
 marked sent after: a redelivered or re-published task finds the mark and sends
 nothing. (A worker killed between sending and marking resends once the claim
-expires: at least once, never silently dropped.)
+expires: at least once, never silently dropped.) Each attempt that ends in "sent",
+"retried" or "failed" is sent as the alert_delivery signal (signals.py).
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from .alerts import CHANNELS, Alert, DeliveryError, channels_for
-{%- if cookiecutter.use_prometheus == "y" %}
-from .metrics.instruments import observe_alert_dispatch
-{%- endif %}
+from .alerts import Alert
+from .channels import CHANNELS, DeliveryError, channels_for
+from .signals import alert_delivery
 
 logger = structlog.get_logger(__name__)
 
@@ -85,17 +85,13 @@ def deliver_alert(
         cache.delete(key)
         if not exc.retryable or attempt >= settings.ALERT_MAX_TRIES:
             log.error("alert delivery gave up", tries=attempt, error=str(exc))
-{%- if cookiecutter.use_prometheus == "y" %}
-            observe_alert_dispatch(channel_name, "failed")
-{%- endif %}
+            alert_delivery.send(sender=type(channel), channel=channel_name, outcome="failed")
             return "failed"
         delay = backoff_seconds(attempt, exc.retry_after)
         log.warning(
             "alert delivery failed, retrying", tries=attempt, error=str(exc), retry_in=delay
         )
-{%- if cookiecutter.use_prometheus == "y" %}
-        observe_alert_dispatch(channel_name, "retried")
-{%- endif %}
+        alert_delivery.send(sender=type(channel), channel=channel_name, outcome="retried")
         raise self.retry(
             args=(channel_name, alert.to_dict()), kwargs={"attempt": attempt + 1}, countdown=delay
         ) from None
@@ -104,7 +100,5 @@ def deliver_alert(
         raise
     cache.set(key, SENT, timeout=SENT_SECONDS)
     log.info("alert delivered", tries=attempt)
-{%- if cookiecutter.use_prometheus == "y" %}
-    observe_alert_dispatch(channel_name, "sent")
-{%- endif %}
+    alert_delivery.send(sender=type(channel), channel=channel_name, outcome="sent")
     return "sent"

@@ -62,5 +62,5 @@ def _decorate(
     for name, values in (context or {}).items():
         scope.set_context(name, dict(values))
     if user_id is not None:
-        # The id only: e-mail and IP stay out unless PII is allowed (see sentry.py).
+        # The id only: e-mail and IP stay out unless PII is allowed (options.py, filters.py).
         scope.set_user({"id": str(user_id)})

@@ -19,23 +19,25 @@ import pytest
 from django.core import mail
 from django.core.cache import cache
 
-from {{ cookiecutter.project_slug }}.monitoring import (
+from {{ cookiecutter.project_slug }}.alerting import (
     tasks,
 )
-from {{ cookiecutter.project_slug }}.monitoring.alerts import (
+from {{ cookiecutter.project_slug }}.alerting.alerts import (
     Alert,
-    PagerDutyChannel,
     Severity,
+)
+from {{ cookiecutter.project_slug }}.alerting.channels import (
+    PagerDutyChannel,
     SlackChannel,
     parse_retry_after,
 )
-from {{ cookiecutter.project_slug }}.monitoring.tasks import (
+from {{ cookiecutter.project_slug }}.alerting.tasks import (
     deliver_alert,
     dispatch_alert,
 )
 
-from .conftest import clean_env, run_manage, running_celery_worker, worker_log_path
-from .loopback import Reply, StubServer, stub_server
+from ..conftest import clean_env, run_manage, running_celery_worker, worker_log_path
+from ..support.loopback import Reply, StubServer, stub_server
 from .test_webhooks import deliver, metric_alert, sign
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from .loopback import Received, Reply, closed_port_url, silent_server, stub_server
-from .test_monitor_health import monitor
+from ..support.loopback import Received, Reply, closed_port_url, silent_server, stub_server
+from ..support.monitor_script import monitor
 
 TOKEN = "sntrys_test_token_0123456789abcdef"
 

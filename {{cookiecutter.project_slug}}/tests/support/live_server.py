@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .conftest import PROJECT_DIR
+from ..conftest import PROJECT_DIR
 
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 

@@ -10,7 +10,8 @@ import uuid
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...alerts import Alert, Severity, channels_for
+from ...alerts import Alert, Severity
+from ...channels import channels_for
 from ...tasks import dispatch_alert
 
 

@@ -1,15 +1,13 @@
-"""Alerts and the channels that deliver them: Slack, PagerDuty Events API v2, e-mail.
+"""The channels that deliver alerts: Slack, PagerDuty Events API v2, e-mail.
 
-The webhook receiver (webhooks.py) turns what Sentry sends into an `Alert`; the
-tasks (tasks.py) route it by severity with `channels_for` and deliver it, one
-channel at a time. A channel is off while its setting (SLACK_WEBHOOK_URL,
-PAGERDUTY_ROUTING_KEY, ALERT_EMAILS) is empty.
-
-Routing (docs/alerting.md):
+A channel is off while its setting (SLACK_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY,
+ALERT_EMAILS) is empty. `channels_for` routes an alert by severity
+(docs/alerting.md):
     critical -> PagerDuty (trigger) + Slack
     warning  -> Slack
     info     -> e-mail
     resolved -> PagerDuty (resolve) + Slack
+The tasks (tasks.py) deliver to one channel at a time.
 """
 
 from __future__ import annotations
@@ -22,71 +20,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from enum import StrEnum
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
 
-TITLE_MAX = 300
-FINGERPRINT_MAX = 255  # PagerDuty's dedup_key limit
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    WARNING = "warning"
-    INFO = "info"
-    RESOLVED = "resolved"
-
-
-def _one_line(value: str, limit: int) -> str:
-    text = " ".join(value.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _web_url(value: str) -> str:
-    """Keep http(s) links only: a `javascript:` URL must not reach a chat message."""
-    return value if urlsplit(value).scheme in ("http", "https") else ""
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One alert, whatever its source. Values are cleaned on creation.
-
-    `id` is unique per alert (the receiver uses the digest of the webhook body):
-    it keeps a channel from getting the same alert twice. `fingerprint` is stable
-    per problem: PagerDuty's dedup_key, so a "resolved" alert closes the incident
-    its "critical" twin opened.
-    """
-
-    id: str
-    title: str
-    severity: Severity
-    url: str = ""
-    project: str = ""
-    environment: str = ""
-    fingerprint: str = ""
-
-    def __post_init__(self) -> None:
-        clean = {
-            "id": _one_line(self.id, 128),
-            "title": _one_line(self.title, TITLE_MAX) or "(no title)",
-            "severity": Severity(self.severity),
-            "url": _web_url(self.url.strip()),
-            "project": _one_line(self.project, 100),
-            "environment": _one_line(self.environment, 64),
-            "fingerprint": _one_line(self.fingerprint or self.id, FINGERPRINT_MAX),
-        }
-        for name, value in clean.items():
-            object.__setattr__(self, name, value)
-
-    def to_dict(self) -> dict[str, str]:
-        return {name: str(value) for name, value in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Alert:
-        return cls(**{name: str(data.get(name, "")) for name in cls.__dataclass_fields__})
+from .alerts import Alert, Severity, one_line
 
 
 class DeliveryError(Exception):
@@ -228,7 +167,7 @@ class EmailChannel(Channel):
         return bool(settings.ALERT_EMAILS)
 
     def send(self, alert: Alert) -> None:
-        subject = _one_line(f"[{alert.severity.upper()}] {alert.title}", 200)
+        subject = one_line(f"[{alert.severity.upper()}] {alert.title}", 200)
         details = {
             "Severity": alert.severity,
             "Project": alert.project,

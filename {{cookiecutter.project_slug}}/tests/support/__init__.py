@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules: servers on loopback, test-only URLconfs."""

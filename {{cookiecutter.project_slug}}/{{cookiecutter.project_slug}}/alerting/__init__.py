@@ -1,0 +1,1 @@
+"""Alerting: Sentry's webhooks in, alerts out to Slack, PagerDuty and e-mail (docs/alerting.md)."""

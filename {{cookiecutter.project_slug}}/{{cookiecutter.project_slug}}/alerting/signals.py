@@ -1,0 +1,19 @@
+"""What the alerting app announces, for code that follows it (to count, to audit).
+
+webhook_received
+    Every delivery to the receiver (webhooks.py; a request that is no delivery,
+    a GET, sends nothing). `outcome`: "accepted", "duplicate", "ignored",
+    "unavailable", "bad_signature", "bad_request", "too_large" or "not_configured".
+alert_delivery
+    Every attempt to deliver an alert to a channel (tasks.py) that ends: `channel`
+    ("slack", "pagerduty", "email"), `outcome` "sent", "retried" (this attempt
+    failed, another is queued) or "failed" (given up). The sender is the channel's
+    class.
+
+Receivers run synchronously, in the view or the task: keep them quick.
+"""
+
+from django.dispatch import Signal
+
+webhook_received = Signal()
+alert_delivery = Signal()

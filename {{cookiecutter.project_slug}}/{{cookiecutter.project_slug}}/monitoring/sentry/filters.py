@@ -1,0 +1,80 @@
+"""What reaches Sentry: which transactions are recorded, and every event as it leaves.
+
+make_traces_sampler() and before_send() are the SDK's hooks (options.py passes them
+to sentry_sdk.init). Requests to UNMONITORED_PATH_PREFIXES are neither traced nor
+reported; every other event and transaction is tagged with the request/task id and
+run through the Redactor (redaction.py) last, before it leaves the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from ..redaction import Redactor
+
+# Requests to these paths never become events or transactions (probes{% if cookiecutter.use_prometheus == "y" %}, scrapers{% endif %}).
+UNMONITORED_PATH_PREFIXES = ("/health/",{% if cookiecutter.use_prometheus == "y" %} "/metrics"{% endif %})
+# Context variables (bound by the request middleware and Celery signals) sent as tags.
+CONTEXT_TAGS = ("request_id", "task_id")
+# Event fields the SDK fills with its own data (nothing from requests or users).
+SDK_FIELDS = frozenset({"_meta", "sdk", "modules", "debug_meta", "platform", "timestamp"})
+
+
+def make_traces_sampler(rate: float) -> Callable[[dict[str, Any]], float]:
+    """Sample `rate` of transactions, follow the caller's decision, never trace probes."""
+
+    def traces_sampler(sampling_context: dict[str, Any]) -> float:
+        if is_unmonitored_path(_request_path(sampling_context)):
+            return 0.0
+        parent_sampled = sampling_context.get("parent_sampled")
+        if parent_sampled is not None:
+            return float(parent_sampled)
+        return rate
+
+    return traces_sampler
+
+
+def before_send(
+    event: dict[str, Any], hint: dict[str, Any], *, redactor: Redactor
+) -> dict[str, Any] | None:
+    """Drop probe noise, tag the event with the request/task id, scrub it."""
+    url = event.get("request", {}).get("url", "")
+    if isinstance(url, str) and is_unmonitored_path(_url_path(url)):
+        return None
+    # Scope tags are set by then in requests and tasks; this covers other code paths.
+    bound = structlog.contextvars.get_contextvars()
+    tags = event.setdefault("tags", {})
+    for name in CONTEXT_TAGS:
+        if bound.get(name) and name not in tags:
+            tags[name] = str(bound[name])
+    user = event.get("user")
+    if isinstance(user, dict) and not redactor.allow_pii:
+        # Identify users by id only: drop rather than mask the personal fields.
+        for field in ("email", "username", "ip_address", "name"):
+            user.pop(field, None)
+    for key, value in event.items():
+        if key not in SDK_FIELDS:
+            event[key] = redactor(value)
+    return event
+
+
+def is_unmonitored_path(path: str) -> bool:
+    return path.startswith(UNMONITORED_PATH_PREFIXES)
+
+
+def _request_path(sampling_context: dict[str, Any]) -> str:
+    if environ := sampling_context.get("wsgi_environ"):
+        return environ.get("PATH_INFO", "")
+    if scope := sampling_context.get("asgi_scope"):
+        return scope.get("path", "")
+    return ""
+
+
+def _url_path(url: str) -> str:
+    # "https://host/health/?x" -> "/health/" without the cost of urlsplit.
+    after_scheme = url.split("://", 1)[-1]
+    slash = after_scheme.find("/")
+    return after_scheme[slash:].split("?", 1)[0] if slash >= 0 else "/"

@@ -1,0 +1,77 @@
+"""What the Sentry SDK starts with: sentry_sdk.init's keyword arguments, from settings.
+
+What leaves the process is limited twice: the SDK's `data_collection` option stops
+integrations from collecting cookies, sensitive headers and query parameters (and
+user data unless PII is allowed), then before_send / before_send_transaction
+(filters.py) run our Redactor (redaction.py, the log lines' rules too) over the
+whole event (bodies, frame variables, breadcrumbs, spans). See docs/sentry.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, PermissionDenied
+from django.http import Http404
+from sentry_sdk.integrations.celery import CeleryIntegration
+from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.integrations.logging import LoggingIntegration
+from sentry_sdk.integrations.redis import RedisIntegration
+
+from ..redaction import Redactor
+from .filters import before_send, make_traces_sampler
+
+# Header names containing these are never collected (the SDK adds auth, token, key,
+# csrf, session, ... of its own); the last ones are personal data.
+HEADER_DENY_TERMS = ["cookie", "signature"]
+PII_HEADER_TERMS = ["forwarded", "-ip", "remote-", "via", "-user"]
+
+
+def build_options() -> dict[str, Any]:
+    """The keyword arguments of sentry_sdk.init, from settings."""
+    allow_pii = settings.SENTRY_SEND_DEFAULT_PII
+    redactor = Redactor(allow_pii=allow_pii)
+    header_terms = HEADER_DENY_TERMS + ([] if allow_pii else PII_HEADER_TERMS)
+    return {
+        "dsn": settings.SENTRY_DSN,
+        "environment": settings.ENVIRONMENT,
+        "release": settings.RELEASE_VERSION,
+        "integrations": [
+            # Middleware, signal and cache spans stay off: measured as the costliest
+            # options per request, for little insight (BENCHMARKS.md of the template).
+            DjangoIntegration(
+                transaction_style="url",
+                middleware_spans=False,
+                signals_spans=False,
+                cache_spans=False,
+            ),
+            # monitor_beat_tasks: beat-scheduled tasks report to Sentry Crons.
+            CeleryIntegration(monitor_beat_tasks=True),
+            RedisIntegration(),
+            # INFO and up become breadcrumbs; ERROR and up become events.
+            LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+        ],
+        "traces_sampler": make_traces_sampler(settings.SENTRY_TRACES_SAMPLE_RATE),
+{%- if cookiecutter.use_sentry_profiling == "y" %}
+        # Profile whole traced sessions (the SDK 2.x continuous profiler API).
+        "profile_session_sample_rate": settings.SENTRY_PROFILES_SAMPLE_RATE,
+        "profile_lifecycle": "trace",
+{%- endif %}
+        "attach_stacktrace": True,
+        # Replaces send_default_pii, deprecated from sentry-sdk 2.72.
+        "data_collection": {
+            "user_info": allow_pii,
+            "cookies": {"mode": "off"},
+            "http_headers": {"request": {"mode": "denylist", "terms": header_terms}},
+            "url_query_params": {"mode": "denylist", "terms": ["dsn", "signature"]},
+            # SQL parameters carry session keys and password hashes: never sent.
+            "database_query_data": False,
+            "queues": allow_pii,
+        },
+        "before_send": partial(before_send, redactor=redactor),
+        "before_send_transaction": partial(before_send, redactor=redactor),
+        "ignore_errors": [KeyboardInterrupt, Http404, PermissionDenied, DisallowedHost],
+    }
