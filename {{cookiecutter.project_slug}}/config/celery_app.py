@@ -32,4 +32,3 @@ app = Celery("{{ cookiecutter.project_slug }}")
 # Every CELERY_* Django setting configures the app (CELERY_BROKER_URL -> broker_url).
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-

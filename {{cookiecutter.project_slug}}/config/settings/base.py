@@ -130,6 +130,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "{{ cookiecutter.project_slug }}.monitoring",
 {%- if cookiecutter.use_sentry == "y" %}
+    # Starts the SDK in ready(), before any request or task (monitoring/sentry/startup.py).
+    "{{ cookiecutter.project_slug }}.monitoring.sentry",
     "{{ cookiecutter.project_slug }}.alerting",
 {%- endif %}
     "{{ cookiecutter.project_slug }}.orders",

@@ -464,11 +464,11 @@ INIT_SCRIPT = """
 import django
 django.setup()
 import sentry_sdk
-from config.celery_app import init_sentry_for_celery
 from {{ cookiecutter.project_slug }}.monitoring.sentry import init_sentry
 
+# django.setup() called it once (SentryConfig.ready()); a second call starts nothing.
 first = sentry_sdk.get_client()
-init_sentry_for_celery()
+init_sentry()
 again = sentry_sdk.get_client()
 print(first.is_active(), init_sentry(), again.is_active() and again is first)
 """
@@ -524,6 +524,22 @@ def test_middleware_is_wrapped_only_for_middleware_spans(sink, middleware_spans,
     assert result.stdout.split() == ["True", "True", wrapped]
 
 
+def test_the_sdk_internals_we_reach_into_are_still_there():
+    """sentry-sdk changed what monitoring/sentry/_sdk_internals.py relies on: update it."""
+    import inspect
+
+    from sentry_sdk.integrations.django import middleware as sdk_middleware
+    from sentry_sdk.utils import logger as sdk_logger
+
+    from {{ cookiecutter.project_slug }}.monitoring.sentry import _sdk_internals
+
+    fix = "sentry-sdk changed: see monitoring/sentry/_sdk_internals.py"
+    assert sdk_logger.name == _sdk_internals.SDK_LOGGER, fix
+    patch = getattr(sdk_middleware, "patch_django_middlewares", None)
+    assert patch is not None, fix
+    assert "base.import_string" in inspect.getsource(patch), fix
+
+
 SDK_RECORDS_SCRIPT = """
 import io
 import logging
@@ -533,7 +549,7 @@ import django
 import sentry_sdk
 from django.core.handlers.wsgi import WSGIHandler
 
-from {{ cookiecutter.project_slug }}.monitoring.sentry import startup
+from {{ cookiecutter.project_slug }}.monitoring.sentry import _sdk_internals, startup
 
 if os.environ.get("SENTRY_DEBUG_ON"):
     defaults = startup.build_options
@@ -546,7 +562,7 @@ make_record = logging.getLogRecordFactory()
 
 def counting_factory(*args, **kwargs):
     record = make_record(*args, **kwargs)
-    if record.name == startup.SDK_LOGGER:
+    if record.name == _sdk_internals.SDK_LOGGER:
         built.append(record)
     return record
 

@@ -12,9 +12,3 @@ class MonitoringConfig(AppConfig):
         from .health import system_checks  # noqa: F401 - registers the settings check
 
         connect_celery_signals()
-{%- if cookiecutter.use_sentry == "y" %}
-        from .sentry import init_sentry
-
-        # Once per process, after settings load and before any request or task runs.
-        init_sentry()
-{%- endif %}

@@ -4,10 +4,12 @@ MonitoringConfig.ready() calls connect_celery_signals() in every process that
 sets Django up: the web at start, a worker or beat while it imports its modules,
 which Celery does before it sends any of the signals below. Each receiver is
 connected with a dispatch_uid, so a second call changes nothing.
+{%- if cookiecutter.use_prometheus == "y" %}
 
 The one receiver connected elsewhere is config/celery_app.py's metrics folder
-(import_modules){% if cookiecutter.use_prometheus == "y" %}: it must run before Django starts, and so before
-prometheus-client is imported{% else %}, when Prometheus metrics are on{% endif %}.
+(import_modules): it must run before Django starts, and so before
+prometheus-client is imported.
+{%- endif %}
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ context variables and remove secrets and e-mail addresses (redaction.py).
 - settings: LOGGING = build_logging(...), applied by Django through
   LOGGING_CONFIG = "...monitoring.logs.configure_logging" (which also
   configures structlog);
-- gunicorn: logconfig_dict = build_logging(...) in gunicorn.conf.py;
-- Celery: keeps its hands off (correlation.py answers its setup_logging signal).
+- gunicorn: logconfig_dict = settings.LOGGING in gunicorn.conf.py;
+- Celery: keeps its hands off (celery_process.py answers its setup_logging signal).
 """
 
 from __future__ import annotations

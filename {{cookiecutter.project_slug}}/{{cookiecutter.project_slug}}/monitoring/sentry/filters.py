@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
+from ..context import current_context
 from ..redaction import Redactor
 
 # Requests to these paths never become events or transactions (probes{% if cookiecutter.use_prometheus == "y" %}, scrapers{% endif %}).
@@ -45,7 +44,7 @@ def before_send(
     if isinstance(url, str) and is_unmonitored_path(_url_path(url)):
         return None
     # Scope tags are set by then in requests and tasks; this covers other code paths.
-    bound = structlog.contextvars.get_contextvars()
+    bound = current_context()
     tags = event.setdefault("tags", {})
     for name in CONTEXT_TAGS:
         if bound.get(name) and name not in tags:
