@@ -443,11 +443,31 @@ def test_database_endpoint_reports_postgresql_connections(client):
         ({"HEALTH_CHECKS": {"x": "tests.test_health.SECRET"}}, "is not callable"),
         ({"HEALTH_READY_CHECKS": ["database", "nope"]}, "missing from HEALTH_CHECKS: nope"),
         ({"HEALTH_WARNING_ONLY_CHECKS": ["nope"]}, "missing from HEALTH_CHECKS: nope"),
+        ({"HEALTH_CHECK_OBSERVERS": ["tests.nowhere.observe"]}, "'tests.nowhere.observe'"),
+        ({"HEALTH_CHECK_OBSERVERS": ["tests.test_health.SECRET"]}, "not an importable callable"),
     ],
 )
 def test_system_check_refuses_a_bad_registry(overrides, expected):
     with override_settings(**overrides), pytest.raises(SystemCheckError, match=re.escape(expected)):
         call_command("check")
+
+
+OBSERVED: list[tuple[str, str, float]] = []
+
+
+def record_run(name: str, status: str, seconds: float) -> None:
+    OBSERVED.append((name, status, seconds))
+
+
+@pytest.mark.django_db
+def test_every_check_run_reaches_the_observers(client):
+    OBSERVED.clear()
+    observers = ["tests.test_health.record_run"]
+    with override_settings(HEALTH_CHECK_OBSERVERS=observers):
+        assert client.get("/health/").status_code in (200, 503)
+    assert sorted(name for name, _, _ in OBSERVED) == sorted(settings.HEALTH_CHECKS)
+    assert all(status in ("ok", "warning", "error") for _, status, _ in OBSERVED)
+    assert all(seconds >= 0 for _, _, seconds in OBSERVED)
 
 
 @pytest.mark.parametrize(

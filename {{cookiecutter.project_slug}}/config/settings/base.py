@@ -297,6 +297,12 @@ HEALTH_CHECKS = {
 HEALTH_READY_CHECKS = ["database", "cache", "broker"]
 # Checks whose failures (timeouts included) count as warnings, never errors.
 HEALTH_WARNING_ONLY_CHECKS = ["celery_workers"]
+# Called as f(name, status, seconds) after every check run (to count outcomes, say).
+{%- if cookiecutter.use_prometheus == "y" %}
+HEALTH_CHECK_OBSERVERS = [f"{APPS_DIR.name}.monitoring.metrics.instruments.observe_health_check"]
+{%- else %}
+HEALTH_CHECK_OBSERVERS: list[str] = []
+{%- endif %}
 {%- if cookiecutter.use_sentry == "y" %}
 
 # SENTRY (monitoring/sentry/; no SENTRY_DSN = SDK off, the app works without it)

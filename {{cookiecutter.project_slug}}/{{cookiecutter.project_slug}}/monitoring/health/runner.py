@@ -21,9 +21,6 @@ from django.conf import settings
 from django.db import connections
 from django.utils.module_loading import import_string
 
-{% if cookiecutter.use_prometheus == "y" -%}
-from ..metrics.instruments import observe_health_check
-{% endif -%}
 from .result import Result, Status, error
 
 logger = logging.getLogger(__package__)
@@ -62,9 +59,9 @@ def run_checks(names: Iterable[str], timeout: float) -> dict[str, Outcome]:
         if outcome.status == "error" and name in warning_only:
             outcome = Outcome("warning", outcome.message, outcome.duration_ms)
         outcomes[name] = outcome
-{%- if cookiecutter.use_prometheus == "y" %}
-        observe_health_check(name, outcome.status, outcome.duration_ms / 1000)
-{%- endif %}
+        # Imported per run: probes come seconds apart, and settings may change in tests.
+        for path in settings.HEALTH_CHECK_OBSERVERS:
+            import_string(path)(name, outcome.status, outcome.duration_ms / 1000)
     return outcomes
 
 

@@ -1,4 +1,5 @@
-"""`manage.py check` validates the health check registry (settings.HEALTH_CHECKS)."""
+"""`manage.py check` validates the health check registry (settings.HEALTH_CHECKS) and
+the observers every run is handed to (settings.HEALTH_CHECK_OBSERVERS)."""
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
@@ -22,6 +23,18 @@ def check_health_settings(app_configs=None, **kwargs) -> list[CheckMessage]:
         if not callable(func):
             errors.append(
                 Error(f"HEALTH_CHECKS[{name!r}] = {path!r} is not callable.", id="health.E002")
+            )
+    for path in settings.HEALTH_CHECK_OBSERVERS:
+        try:
+            observer = import_string(path)
+        except ImportError as exc:
+            observer = exc
+        if not callable(observer):
+            errors.append(
+                Error(
+                    f"HEALTH_CHECK_OBSERVERS has {path!r}, which is not an importable callable.",
+                    id="health.E004",
+                )
             )
     for setting in ("HEALTH_READY_CHECKS", "HEALTH_WARNING_ONLY_CHECKS"):
         unknown = [
