@@ -399,6 +399,32 @@ def test_an_endless_chunked_body_is_cut_at_1_mib(client):
     assert MAX_BODY_BYTES < stream.consumed <= MAX_BODY_BYTES + 1
 
 
+class BrokenStream(io.RawIOBase):
+    """A body that breaks off after a few bytes, as a bad chunk size does in the server."""
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.sent:
+            self.sent = True
+            return b'{"action": '
+        raise OSError("Invalid chunk size")
+
+
+@pytest.mark.parametrize("length", ["", "64"])
+def test_a_body_that_breaks_off_gets_400_and_a_log_line(client, length, caplog):
+    extra = {"wsgi.input": BrokenStream()}
+    if length:
+        extra["CONTENT_LENGTH"] = length
+    else:
+        extra["wsgi.input_terminated"] = True
+    response = client.generic("POST", URL, b"", **extra)
+    assert response.status_code == 400
+    assert response.json() == {"error": "The body could not be read."}
+    assert "Sentry webhook body could not be read" in caplog.text
+
+
 @pytest.mark.parametrize("length", ["abc", "-1", "1e3", " 12", "²", "١٢"])
 def test_an_invalid_content_length_gets_400(client, length):
     response = client.generic("POST", URL, b"{}", CONTENT_LENGTH=length)
@@ -498,4 +524,14 @@ def test_over_real_http_a_chunked_body_is_read_and_a_big_declared_one_refused():
         conn.endheaders()  # the body never comes: the answer must not wait for it
         response = conn.getresponse()
         assert response.status == 413
+        conn.close()
+
+        # A malformed chunk size: gunicorn's parser fails while the view reads.
+        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+        conn.putrequest("POST", URL)
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        conn.send(b"zz\r\n{}\r\n0\r\n\r\n")
+        response = conn.getresponse()
+        assert response.status == 400, response.read()
         conn.close()

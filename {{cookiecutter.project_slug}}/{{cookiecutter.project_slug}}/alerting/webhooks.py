@@ -1,11 +1,12 @@
 """Sentry integration webhook receiver: POST /webhooks/sentry/.
 
-Checks, in order: method (405), configured secret (503), size (413), signature
-(401), timestamp (400), JSON (400). A repeat (same Request-ID, or same body) is
-answered 200 "duplicate"; a resource or action that raises no alert 200
-"ignored"; an alert 202 "accepted" once it is queued. What a payload means is
-payloads.py's business; the view calls nobody: the Celery tasks in tasks.py
-deliver the alert. Every delivery's outcome is sent as the webhook_received signal.
+Checks, in order: method (405), configured secret (503), size (413), a body
+that can be read at all (400), signature (401), timestamp (400), JSON (400). A
+repeat (same Request-ID, or same body) is answered 200 "duplicate"; a resource
+or action that raises no alert 200 "ignored"; an alert 202 "accepted" once it
+is queued. What a payload means is payloads.py's business; the view calls
+nobody: the Celery tasks in tasks.py deliver the alert. Every delivery's
+outcome is sent as the webhook_received signal.
 
 Sentry signs the body only, so the timestamp and Request-ID headers prove
 nothing on their own: remembering body digests is what stops a replay.
@@ -48,6 +49,10 @@ class BadContentLength(Exception):
     pass
 
 
+class UnreadableBody(Exception):
+    """The body broke off: a malformed chunked encoding, or a client gone mid-body."""
+
+
 def _answer(code: int, /, **body: str) -> JsonResponse:
     return JsonResponse(body, status=code)
 
@@ -67,7 +72,13 @@ def read_body(request: HttpRequest) -> bytes:
         stream = request
     chunks, size = [], 0
     while size <= MAX_BODY_BYTES:
-        chunk = stream.read(min(READ_CHUNK, MAX_BODY_BYTES + 1 - size))
+        try:
+            chunk = stream.read(min(READ_CHUNK, MAX_BODY_BYTES + 1 - size))
+        except Exception as exc:
+            # Whatever the server's body reader raises: gunicorn's chunk parser its
+            # ParseException subclasses (not OSError), a client gone mid-body
+            # NoMoreData, Django's own stream UnreadablePostError.
+            raise UnreadableBody(type(exc).__name__) from exc
         if not chunk:
             break
         chunks.append(chunk)
@@ -121,6 +132,9 @@ def _receive(request: HttpRequest) -> tuple[str, JsonResponse]:
         return "too_large", _answer(413, error=f"The body is over {MAX_BODY_BYTES} bytes.")
     except BadContentLength:
         return "bad_request", _answer(400, error="Invalid Content-Length.")
+    except UnreadableBody as exc:
+        logger.warning("Sentry webhook body could not be read", reason=str(exc))
+        return "bad_request", _answer(400, error="The body could not be read.")
     if not signature_valid(secret, body, request.headers.get("Sentry-Hook-Signature", "")):
         return "bad_signature", _answer(401, error="Missing or invalid Sentry-Hook-Signature.")
     if not timestamp_fresh(request.headers.get("Sentry-Hook-Timestamp", "")):
