@@ -44,6 +44,30 @@ def test_inline_credentials_in_free_text():
         assert redact(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A pair inside the value of another: the outer name is harmless, the inner not.
+        ("GET http://x/p?token=abc&page=2", f"GET http://x/p?token={FILTERED}&page=2"),
+        ("ValueError: password=hunter2", f"ValueError: password={FILTERED}"),
+        ("login failed: token=abc", f"login failed: token={FILTERED}"),
+        # E-mail addresses as query strings carry them, under any key.
+        ("/signup/?contact=jane%40example.org&x=1", f"/signup/?contact={FILTERED}&x=1"),
+        ("http://x/p?email=jane%40example.org&a=1", f"http://x/p?email={FILTERED}&a=1"),
+        ("sent to jane%40Example.ORG", f"sent to {FILTERED}"),
+        # An address under a personal key is masked once, as one value.
+        ("?x=1&email=ada@example.com&a=1", f"?x=1&email={FILTERED}&a=1"),
+    ],
+)
+def test_pairs_inside_values_and_url_encoded_addresses(text, expected):
+    assert redact(text) == expected
+
+
+def test_url_encoded_addresses_stay_when_personal_data_is_allowed():
+    text = "/signup/?contact=jane%40example.org"
+    assert Redactor(allow_pii=True)(text) == text
+
+
 def test_personal_data_is_masked_unless_allowed():
     data = {
         "email": "ada@example.com",

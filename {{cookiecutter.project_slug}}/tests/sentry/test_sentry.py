@@ -230,6 +230,19 @@ def test_user_is_identified_by_id_only(sink, server):
         assert "ada@example.com" not in sink.raw().decode()
 
 
+def test_an_url_encoded_address_under_any_key_stays_out_of_events(sink, server):
+    sink.clear()
+    assert request(server, "/stub/user-boom/?contact=ada.url%40example.com&page=2")[0] == 500
+    settle(sink, server, "encoded")
+    (event,) = [e for e in sink.events() if url_path(e) == "stub/user-boom/"]
+    assert "page=2" in event["request"]["query_string"]
+    raw = sink.raw().decode()
+    if PII_ALLOWED:
+        assert "ada.url%40example.com" in raw
+    else:
+        assert "ada.url%40example.com" not in raw and "ada.url@example.com" not in raw
+
+
 def test_capture_helpers_send_tags_context_user_and_breadcrumbs(sink, server):
     sink.clear()
     assert request(server, "/stub/helpers/")[0] == 200

@@ -12,9 +12,11 @@ The rules for log lines (logs.py):
   value of a `[name, value]` pair (how WSGI servers and SDKs carry headers);
 - in free text, the values of `name=value` / `name: value` / `"name": "value"`
   pairs with a secret name (query strings, form bodies, reprs), `Bearer ...`
-  credentials and `user:password@` in URLs are replaced;
+  credentials and `user:password@` in URLs are replaced; the value of a pair
+  with a harmless name is searched in turn (`url: /?token=x`, `error: password=x`);
 - personal data too unless `allow_pii`: values of PII_KEYS (email, username,
-  ip_address, forwarded-for headers) and e-mail addresses in free text.
+  ip_address, forwarded-for headers) and e-mail addresses in free text, written
+  plainly or URL-encoded (`jane%40example.org`, as query strings carry them).
 
 Logs never allow personal data{% if cookiecutter.use_sentry == "y" %}; Sentry follows SENTRY_SEND_DEFAULT_PII{% endif %}.
 """
@@ -74,7 +76,7 @@ _PAIR_RE = re.compile(
     r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&,;\"'<>\]\)]+)",
     re.IGNORECASE,
 )
-_EMAIL_RE = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+_EMAIL_RE = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 _URL_PASSWORD_RE = re.compile(r"(://[^/\s:@]+:)[^/\s@]+@")
 
 
@@ -120,16 +122,22 @@ class Redactor:
         """Replace inline credentials (and e-mail addresses unless allowed) in free text."""
         if "@" in text:
             text = _URL_PASSWORD_RE.sub(rf"\1{FILTERED}@", text)
-            if not self.allow_pii:
-                text = _EMAIL_RE.sub(FILTERED, text)
         if "=" in text or ":" in text:
             text = _PAIR_RE.sub(self._replace_pair, text)
+        # After the pairs: `email=a@b.c` is one masked pair, not "[Filtered]" masked again.
+        if not self.allow_pii and ("@" in text or "%40" in text):
+            text = _EMAIL_RE.sub(FILTERED, text)
         return text
 
     def _replace_pair(self, match: re.Match[str]) -> str:
-        if not self.is_sensitive(match["name"]) or match["value"] in ("", '""', "''"):
+        name, separator, value = match["name"], match["separator"], match["value"]
+        if value in ("", '""', "''"):
             return match[0]
-        return f"{match['name']}{match['separator']}{match['scheme'] or ''}{FILTERED}"
+        kept = f"{name}{separator}{match['scheme'] or ''}"
+        if not self.is_sensitive(name):
+            # The value may hold pairs of its own: `http://host/?token=x` reads as "http".
+            return kept + self.text(value)
+        return kept + FILTERED
 
 
 # Log lines: secrets and personal data, always.
