@@ -322,6 +322,9 @@ def test_gunicorn_and_django_write_only_json_lines(tmp_path):
     [error] = [r for r in records if "exception" in r]
     assert (error["request_id"], error["method"], error["path"]) == (failed_id, "POST", "/orders/")
     assert "OperationalError" in error["exception"]
+    # Counting failed requests from the logs: only the access line carries `status`.
+    assert [r["logger"] for r in records if r.get("status", 0) >= 500] == [access[2]["logger"]]
+    assert error["status_code"] == 500
     for secret in SECRETS:
         assert secret not in output
     assert "HTTP_" not in output

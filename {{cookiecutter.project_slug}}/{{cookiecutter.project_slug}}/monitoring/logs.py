@@ -75,7 +75,9 @@ def add_record_fields(logger: WrappedLogger, method_name: str, event: EventDict)
     """Bring a standard-library record's `extra=` fields into the event.
 
     Django passes the request and status with its request/security records: we
-    keep the method and path (never the headers) and the status.
+    keep the method and path (never the headers), and the status as Django names
+    it, `status_code`: `status` is the access line's alone, so that counting lines
+    with `status >= 500` counts each failed request once.
     """
     attributes = event["_record"].__dict__
     for key, value in attributes.items():
@@ -85,8 +87,6 @@ def add_record_fields(logger: WrappedLogger, method_name: str, event: EventDict)
     if request is not None:
         event.setdefault("method", getattr(request, "method", None))
         event.setdefault("path", getattr(request, "path", None))
-    if "status_code" in event:
-        event.setdefault("status", event.pop("status_code"))
     return event
 
 
