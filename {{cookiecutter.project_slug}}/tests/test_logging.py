@@ -351,3 +351,13 @@ def test_gunicorn_under_local_settings_writes_one_format(tmp_path):
     for line in lines:
         assert not line.startswith("{"), f"a JSON line among console lines: {line}"
         assert re.match(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d", line), line
+
+
+def test_unicode_line_separators_never_split_a_json_line(log_capture):
+    """U+0085, U+2028 and U+2029 are escaped: shippers that split on them see one line."""
+    path = "/search/a\u2028b\u0085c\u2029d/"
+    logging.getLogger("tests.separators").warning("odd path %s", path, extra={"path": path})
+    text = log_capture.text
+    assert not any(char in text for char in "\u0085\u2028\u2029")
+    [record] = [r for r in log_capture.records() if r["logger"] == "tests.separators"]
+    assert (record["message"], record["path"]) == (f"odd path {path}", path)
