@@ -100,6 +100,16 @@ def test_auth_names_are_secret(key):
     assert redact({key: "v"}) == {key: FILTERED}
 
 
+def test_a_plain_key_is_secret_but_not_a_word_containing_it():
+    assert redact({"key": "k-1", "Key": "k-2", "monkey": "m", "primary_key": 3}) == {
+        "key": FILTERED,
+        "Key": FILTERED,
+        "monkey": "m",
+        "primary_key": 3,
+    }
+    assert redact("GET /maps/?key=AIza-123&zoom=3") == f"GET /maps/?key={FILTERED}&zoom=3"
+
+
 @pytest.mark.parametrize("key", ["author", "authored_by", "authority", "book_author"])
 def test_author_names_are_not_secret(key):
     assert redact({key: "Ada"}) == {key: "Ada"}

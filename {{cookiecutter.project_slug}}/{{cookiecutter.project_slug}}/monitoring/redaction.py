@@ -7,7 +7,8 @@ The rules for log lines (logs.py):
 {%- endif %}
 
 - a key is secret when, lower-cased with "-" read as "_", it contains one of
-  SECRET_KEY_PARTS ("Authorization", "X-Api-Key", "HTTP_COOKIE", "new_password");
+  SECRET_KEY_PARTS ("Authorization", "X-Api-Key", "HTTP_COOKIE", "new_password")
+  or is one of SECRET_KEY_NAMES (`?key=...`, as many APIs name theirs);
   its value is replaced at any depth of dicts, lists and tuples, and so is the
   value of a `[name, value]` pair (how WSGI servers and SDKs carry headers);
 - in free text, the values of `name=value` / `name: value` / `"name": "value"`
@@ -48,6 +49,9 @@ SECRET_KEY_PARTS = (
     "credential",
     "signature",
 )
+# Secret as whole names only: as parts they would match "monkey", "primary_key", ...
+# A local variable named `key` is masked in error reports too: the price of the rule.
+SECRET_KEY_NAMES = frozenset({"key"})
 PII_KEYS = frozenset(
     {
         "email",
@@ -87,7 +91,8 @@ def normalise_key(key: str) -> str:
 # Cached: the same header, variable and field names come back in every line and event.
 @lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    return _SECRET_RE.search(normalise_key(key)) is not None
+    name = normalise_key(key)
+    return name in SECRET_KEY_NAMES or _SECRET_RE.search(name) is not None
 
 
 @lru_cache(maxsize=4096)
