@@ -113,3 +113,15 @@ def test_a_plain_key_is_secret_but_not_a_word_containing_it():
 @pytest.mark.parametrize("key", ["author", "authored_by", "authority", "book_author"])
 def test_author_names_are_not_secret(key):
     assert redact({key: "Ada"}) == {key: "Ada"}
+
+
+def test_configured_secrets_are_masked_wherever_they_appear():
+    url = "https://hooks.example.com/services/T0/B0/abcdef123"
+    redactor = Redactor(secret_values=(url, "abcdef123", "short", ""))
+    assert redactor({"crumb": f"POST {url}", "data": {"url": url}, "other": "abcdef123!"}) == {
+        "crumb": f"POST {FILTERED}",
+        "data": {"url": FILTERED},
+        "other": f"{FILTERED}!",
+    }
+    # Too short to tell apart from ordinary text: left to the other rules.
+    assert redactor("a short note") == "a short note"

@@ -37,6 +37,7 @@ from ..conftest import (
     run_manage,
     run_python,
 )
+from ..support.loopback import stub_server
 from ..support.sentry_stubs import EnvelopeSink
 
 SLUG = "{{ cookiecutter.project_slug }}"
@@ -535,6 +536,39 @@ def test_middleware_is_wrapped_only_for_middleware_spans(sink, middleware_spans,
     result = run_python("-c", UNWRAPPED_SCRIPT, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", wrapped]
+
+
+SLACK_DELIVERY_SCRIPT = """
+import django
+
+django.setup()
+import os
+import sentry_sdk
+from {{ cookiecutter.project_slug }}.alerting.channels import post_json
+
+with sentry_sdk.start_transaction(op="celery.task", name="deliver-to-slack"):
+    post_json(os.environ["SLACK_WEBHOOK_URL"], {"text": "hello"})
+    sentry_sdk.capture_message("after the slack delivery")
+sentry_sdk.flush()
+print("sent")
+"""
+
+
+def test_the_slack_webhook_url_never_reaches_sentry(sink):
+    """The SDK records outgoing calls (breadcrumbs, spans): the Slack URL is a credential."""
+    sink.clear()
+    with stub_server() as slack:
+        slack_url = f"{slack.url}/services/T000/B000/slack-secret-path-4242"
+        env = sentry_env(sink, SLACK_WEBHOOK_URL=slack_url)
+        result = run_python("-c", SLACK_DELIVERY_SCRIPT, env=env)
+        assert result.returncode == 0, result.stderr
+        assert len(slack.received) == 1
+    # The script flushed before it exited: both are in.
+    [event] = sink.wait_for("event", lambda e: e.get("message") == "after the slack delivery")
+    assert sink.wait_for("transaction", lambda t: t["transaction"] == "deliver-to-slack")
+    crumbs = [c for c in event["breadcrumbs"]["values"] if c.get("category") == "httplib"]
+    assert crumbs, event["breadcrumbs"]  # the call was recorded, its URL masked
+    assert "slack-secret-path-4242" not in sink.raw().decode()
 
 
 def test_the_sdk_internals_we_reach_into_are_still_there():

@@ -15,6 +15,8 @@ The rules for log lines (logs.py):
   pairs with a secret name (query strings, form bodies, reprs), `Bearer ...`
   credentials and `user:password@` in URLs are replaced; the value of a pair
   with a harmless name is searched in turn (`url: /?token=x`, `error: password=x`);
+- configured secrets (`secret_values`: a webhook URL that is its own credential)
+  are replaced wherever they appear, under any key or none;
 - personal data too unless `allow_pii`: values of PII_KEYS (email, username,
   ip_address, forwarded-for headers) and e-mail addresses in free text, written
   plainly or URL-encoded (`jane%40example.org`, as query strings carry them).
@@ -29,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 FILTERED = "[Filtered]"
+MIN_SECRET_LENGTH = 8
 
 SECRET_KEY_PARTS = (
     "password",
@@ -103,8 +106,12 @@ def is_pii_key(key: str) -> bool:
 class Redactor:
     """Return copies of values with secret values replaced; personal data too unless allowed."""
 
-    def __init__(self, *, allow_pii: bool = False) -> None:
+    def __init__(self, *, allow_pii: bool = False, secret_values: tuple[str, ...] = ()) -> None:
         self.allow_pii = allow_pii
+        # Longest first, so a secret that contains another is masked whole; a value too
+        # short to tell apart from ordinary text is left to the other rules.
+        long_enough = (value for value in secret_values if len(value) >= MIN_SECRET_LENGTH)
+        self.secret_values = tuple(sorted(long_enough, key=len, reverse=True))
 
     def is_sensitive(self, key: str) -> bool:
         return is_secret_key(key) or (not self.allow_pii and is_pii_key(key))
@@ -125,6 +132,9 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """Replace inline credentials (and e-mail addresses unless allowed) in free text."""
+        for secret in self.secret_values:
+            if secret in text:
+                text = text.replace(secret, FILTERED)
         if "@" in text:
             text = _URL_PASSWORD_RE.sub(rf"\1{FILTERED}@", text)
         if "=" in text or ":" in text:

@@ -28,12 +28,21 @@ from .filters import before_send, make_traces_sampler
 # csrf, session, ... of its own); the last ones are personal data.
 HEADER_DENY_TERMS = ["cookie", "signature"]
 PII_HEADER_TERMS = ["forwarded", "-ip", "remote-", "via", "-user"]
+# Settings whose values are masked wherever an event carries them: the Slack URL is its
+# own credential, and the SDK records outgoing calls' URLs in breadcrumbs and spans.
+SECRET_SETTINGS = (
+    "SECRET_KEY",
+    "SENTRY_WEBHOOK_SECRET",
+    "SLACK_WEBHOOK_URL",
+    "PAGERDUTY_ROUTING_KEY",
+)
 
 
 def build_options() -> dict[str, Any]:
     """The keyword arguments of sentry_sdk.init, from settings."""
     allow_pii = settings.SENTRY_SEND_DEFAULT_PII
-    redactor = Redactor(allow_pii=allow_pii)
+    secrets = tuple(str(getattr(settings, name, "") or "") for name in SECRET_SETTINGS)
+    redactor = Redactor(allow_pii=allow_pii, secret_values=secrets)
     header_terms = HEADER_DENY_TERMS + ([] if allow_pii else PII_HEADER_TERMS)
     return {
         "dsn": settings.SENTRY_DSN,
