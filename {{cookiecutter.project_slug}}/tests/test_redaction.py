@@ -55,6 +55,13 @@ def test_inline_credentials_in_free_text():
         ("/signup/?contact=jane%40example.org&x=1", f"/signup/?contact={FILTERED}&x=1"),
         ("http://x/p?email=jane%40example.org&a=1", f"http://x/p?email={FILTERED}&a=1"),
         ("sent to jane%40Example.ORG", f"sent to {FILTERED}"),
+        # Credentials in URLs anywhere in a string: an empty user, a DSN's key.
+        ("cache at redis://:s3cr3t-pw@cache:6379/0", f"cache at redis://:{FILTERED}@cache:6379/0"),
+        (
+            "dsn https://0123456789abcdef0123456789abcdef@o1.ingest.example.io/7 refused",
+            f"dsn https://{FILTERED}@o1.ingest.example.io/7 refused",
+        ),
+        ("clone ssh://git@gitserver/repo.git", "clone ssh://git@gitserver/repo.git"),
         # An address under a personal key is masked once, as one value.
         ("?x=1&email=ada@example.com&a=1", f"?x=1&email={FILTERED}&a=1"),
     ],

@@ -13,7 +13,8 @@ The rules for log lines (logs.py):
   value of a `[name, value]` pair (how WSGI servers and SDKs carry headers);
 - in free text, the values of `name=value` / `name: value` / `"name": "value"`
   pairs with a secret name (query strings, form bodies, reprs), `Bearer ...`
-  credentials and `user:password@` in URLs are replaced; the value of a pair
+  credentials, `user:password@` and key-like user names (a DSN's) in URLs are
+  replaced; the value of a pair
   with a harmless name is searched in turn (`url: /?token=x`, `error: password=x`);
 - configured secrets (`secret_values`: a webhook URL that is its own credential)
   are replaced wherever they appear, under any key or none;
@@ -84,7 +85,10 @@ _PAIR_RE = re.compile(
     re.IGNORECASE,
 )
 _EMAIL_RE = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
-_URL_PASSWORD_RE = re.compile(r"(://[^/\s:@]+:)[^/\s@]+@")
+# `postgres://user:PW@`, `redis://:PW@`; and a user name long enough to be a key
+# (an error tracker DSN's `https://<32 hex>@`), where a real user name is short.
+_URL_PASSWORD_RE = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")
+_URL_KEY_USER_RE = re.compile(r"(://)[^/\s:@]{16,}@")
 
 
 def normalise_key(key: str) -> str:
@@ -137,6 +141,7 @@ class Redactor:
                 text = text.replace(secret, FILTERED)
         if "@" in text:
             text = _URL_PASSWORD_RE.sub(rf"\1{FILTERED}@", text)
+            text = _URL_KEY_USER_RE.sub(rf"\1{FILTERED}@", text)
         if "=" in text or ":" in text:
             text = _PAIR_RE.sub(self._replace_pair, text)
         # After the pairs: `email=a@b.c` is one masked pair, not "[Filtered]" masked again.
