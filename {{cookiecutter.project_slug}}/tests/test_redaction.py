@@ -62,6 +62,12 @@ def test_inline_credentials_in_free_text():
             f"dsn https://{FILTERED}@o1.ingest.example.io/7 refused",
         ),
         ("clone ssh://git@gitserver/repo.git", "clone ssh://git@gitserver/repo.git"),
+        # JSON inside a JSON string (a logged request body, an event's extra).
+        (
+            '{"body": "{\\"password\\": \\"hunter2\\", \\"id\\": 4}"}',
+            '{"body": "{\\"password\\": ' + FILTERED + ', \\"id\\": 4}"}',
+        ),
+        ("password=ab\\cd next", f"password={FILTERED} next"),
         # An address under a personal key is masked once, as one value.
         ("?x=1&email=ada@example.com&a=1", f"?x=1&email={FILTERED}&a=1"),
     ],

@@ -78,10 +78,11 @@ _SECRET_RE = re.compile(
 )
 # `password=hunter2`, `"token": "abc"`, `Authorization: Bearer abc`, `api_key='x'`: the
 # name, its separator, an authorization scheme kept out of the value, the value.
+# JSON inside a JSON string escapes its quotes: `\"password\": \"x\"` is a pair too.
 _PAIR_RE = re.compile(
-    r"(?P<name>[\w.\-\[\]]+)(?P<separator>[\"']?\s*[:=]\s*)"
+    r"(?P<name>[\w.\-\[\]]+)(?P<separator>\\?[\"']?\s*[:=]\s*)"
     r"(?P<scheme>(?:bearer|basic|token)\s+)?"
-    r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&,;\"'<>\]\)]+)",
+    r"(?P<value>\\\"(?:[^\"\\]|\\[^\"])*\\\"|\"[^\"]*\"|'[^']*'|[^\s&,;\"'<>\]\)]+)",
     re.IGNORECASE,
 )
 _EMAIL_RE = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
