@@ -138,3 +138,29 @@ def test_configured_secrets_are_masked_wherever_they_appear():
     }
     # Too short to tell apart from ordinary text: left to the other rules.
     assert redactor("a short note") == "a short note"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("charge 4111111111111111 now", f"charge {FILTERED} now"),
+        ("card 4111 1111 1111 1111, exp 12/30", f"card {FILTERED}, exp 12/30"),
+        ("[5500-0000-0000-0004, 'EUR']", f"[{FILTERED}, 'EUR']"),
+        # Not Luhn-valid, or too short: an order number, a timestamp, a phone number.
+        ("order 4111111111111112", "order 4111111111111112"),
+        ("at 1764664200001 ms", "at 1764664200001 ms"),
+        ("call +33 6 12 34 56 78", "call +33 6 12 34 56 78"),
+    ],
+)
+def test_card_numbers_are_masked_in_text(text, expected):
+    for redactor in (redact, Redactor(allow_pii=True)):
+        assert redactor(text) == expected
+
+
+def test_card_numbers_are_masked_as_integers_too():
+    assert redact({"card": 4111111111111111, "order": 4111111111111112, "n": 7, "ok": True}) == {
+        "card": FILTERED,
+        "order": 4111111111111112,
+        "n": 7,
+        "ok": True,
+    }

@@ -18,6 +18,8 @@ The rules for log lines (logs.py):
   with a harmless name is searched in turn (`url: /?token=x`, `error: password=x`);
 - configured secrets (`secret_values`: a webhook URL that is its own credential)
   are replaced wherever they appear, under any key or none;
+- payment card numbers (13 to 19 digits, spaces or dashes between them, that pass
+  the Luhn check), in text and as integers: never allowed;
 - personal data too unless `allow_pii`: values of PII_KEYS (email, username,
   ip_address, forwarded-for headers) and e-mail addresses in free text, written
   plainly or URL-encoded (`jane%40example.org`, as query strings carry them).
@@ -85,11 +87,28 @@ _PAIR_RE = re.compile(
     r"(?P<value>\\\"(?:[^\"\\]|\\[^\"])*\\\"|\"[^\"]*\"|'[^']*'|[^\s&,;\"'<>\]\)]+)",
     re.IGNORECASE,
 )
+# 13 to 19 digits, single spaces or dashes between them; the Luhn check decides.
+_CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _EMAIL_RE = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 # `postgres://user:PW@`, `redis://:PW@`; and a user name long enough to be a key
 # (an error tracker DSN's `https://<32 hex>@`), where a real user name is short.
 _URL_PASSWORD_RE = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")
 _URL_KEY_USER_RE = re.compile(r"(://)[^/\s:@]{16,}@")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = int(char)
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = match[0].replace(" ", "").replace("-", "")
+    return FILTERED if luhn_valid(digits) else match[0]
 
 
 def normalise_key(key: str) -> str:
@@ -129,6 +148,8 @@ class Redactor:
                 key: FILTERED if isinstance(key, str) and self.is_sensitive(key) else self(item)
                 for key, item in value.items()
             }
+        if isinstance(value, int) and 10**12 <= value < 10**19 and luhn_valid(str(value)):
+            return FILTERED  # a card number passed as a number (bool is an int < 10**12)
         if isinstance(value, list | tuple):
             if len(value) == 2 and isinstance(value[0], str) and self.is_sensitive(value[0]):
                 return type(value)((value[0], FILTERED))
@@ -145,6 +166,7 @@ class Redactor:
             text = _URL_KEY_USER_RE.sub(rf"\1{FILTERED}@", text)
         if "=" in text or ":" in text:
             text = _PAIR_RE.sub(self._replace_pair, text)
+        text = _CARD_RE.sub(_mask_card, text)
         # After the pairs: `email=a@b.c` is one masked pair, not "[Filtered]" masked again.
         if not self.allow_pii and ("@" in text or "%40" in text):
             text = _EMAIL_RE.sub(FILTERED, text)
