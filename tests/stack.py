@@ -62,6 +62,9 @@ class Process:
     cwd: Path
     env: dict[str, str]
     log_dir: Path
+    # Sent before the kill when the process does not stop in time, to make it print where
+    # it is stuck (a Celery worker prints every thread's stack on SIGUSR1).
+    dump_signal: int | None = None
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -106,6 +109,9 @@ class Process:
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                if self.dump_signal is not None:
+                    self.popen.send_signal(self.dump_signal)
+                    time.sleep(2)
                 self.popen.kill()
                 self.popen.wait(timeout=10)
         return self.popen.returncode

@@ -160,8 +160,11 @@ class Stack:
         line = procfile_lines(self.project)[name]
         return ["bash", "-c", " ".join([line, *map(shlex.quote, extra)])]
 
-    def process(self, name: str, command: list[str], **env: str) -> Process:
-        return Process(name, command, self.project, {**self.env, **env}, self.logs).start()
+    def process(
+        self, name: str, command: list[str], dump_signal: int | None = None, **env: str
+    ) -> Process:
+        environment = {**self.env, **env}
+        return Process(name, command, self.project, environment, self.logs, dump_signal).start()
 
     def gunicorn(self, name: str, port: int, **env: str) -> Process:
         return self.process(name, self.command("web"), GUNICORN_BIND=f"127.0.0.1:{port}", **env)
@@ -237,7 +240,9 @@ def stack(cookies_session, tmp_path_factory, module_service_env) -> Iterator[Sta
         stack.url = f"http://127.0.0.1:{port}"
         stack.web = stack.gunicorn("web", port)
         cleanup.callback(stack.web.stop)
-        stack.worker = stack.process("worker", stack.command("worker", "-c", "2", "-n", "e2e@%h"))
+        stack.worker = stack.process(
+            "worker", stack.command("worker", "-c", "2", "-n", "e2e@%h"), signal.SIGUSR1
+        )
         cleanup.callback(stack.worker.stop)
         schedule = str(stack.logs / "celerybeat-schedule")
         stack.beat = stack.process("beat", stack.command("beat", "--schedule", schedule))
