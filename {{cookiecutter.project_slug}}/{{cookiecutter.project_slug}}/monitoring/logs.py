@@ -59,6 +59,8 @@ TRUSTED_FIELDS = frozenset(
         "slow",
     }
 )
+# This package, for the filters LOGGING names in modules beside this one.
+_PACKAGE = __name__.rpartition(".")[0]
 # Attributes every LogRecord has; anything else on a record came in `extra=`.
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _FORMATTER_META = ("_record", "_from_structlog")
@@ -307,6 +309,7 @@ def build_logging(
         "filters": {
             "unhandled_errors_only": {"()": f"{__name__}.UnhandledErrorsOnly"},
             "received_task_fields": {"()": f"{__name__}.ReceivedTaskFields"},
+            "finished_task_times": {"()": f"{_PACKAGE}.task_timing.FinishedTaskTimes"},
         },
         "formatters": formatters,
         "handlers": handlers,
@@ -321,6 +324,7 @@ def build_logging(
             "gunicorn.access": {"handlers": ["null"], "propagate": False},
             "gunicorn.error": {"handlers": [], "propagate": True},
             "celery.worker.strategy": {"filters": ["received_task_fields"]},
+            "celery.app.trace": {"filters": ["finished_task_times"]},
         },
     }
 
