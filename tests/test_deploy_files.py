@@ -86,15 +86,52 @@ def test_env_files_and_beat_schedules_stay_out_of_git_and_images(project, tmp_pa
     assert all(dockerignored(name, patterns) for name in PRIVATE_FILES)
 
 
+def probe_command(probe: str) -> list[str]:
+    return ["sh", "scripts/celery_probe.sh", probe]
+
+
+def exec_probes(manifest: dict) -> list[list[str]]:
+    containers = manifest["spec"]["template"]["spec"]["containers"]
+    return [
+        container[kind]["exec"]["command"]
+        for container in containers
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe")
+        if "exec" in container.get(kind, {})
+    ]
+
+
+def test_every_celery_probe_command_runs_in_the_image(project):
+    """Each probe the deploy files run names the script, which ships and knows the probe."""
+    commands = [
+        ["CMD", *exec_probe]
+        for path in ("deploy/k8s/worker.yaml", "deploy/k8s/beat.yaml")
+        for exec_probe in exec_probes(yaml.safe_load((project / path).read_text()))
+    ]
+    compose = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    commands += [compose[name]["healthcheck"]["test"] for name in ("worker", "beat")]
+    assert len(commands) == 7  # worker: startup, liveness, readiness; beat: two; compose: two
+    assert not dockerignored("scripts/celery_probe.sh", dockerignore_patterns(project))
+    for command in commands:
+        assert command[:3] == ["CMD", "sh", "scripts/celery_probe.sh"], command
+        answer = subprocess.run(
+            command[1:], cwd=project, capture_output=True, text=True, check=False,
+            env={"PATH": os.environ["PATH"], "CELERY_PROBE_DIR": str(project / "none")},
+        )  # fmt: skip
+        # No process keeps the files here: the probe fails as it should, with a sentence.
+        assert answer.returncode == 1, (command, answer.stderr)
+        assert "has not started, or stopped" in answer.stderr
+
+
 def test_compose_waits_for_healthy_services_and_reads_dot_env(project):
     compose = yaml.safe_load((project / "compose.yaml").read_text())
     services = compose["services"]
     assert {"web", "worker", "beat", "postgres", "redis"} <= services.keys()
-    for name in ("postgres", "redis", "worker"):
+    for name in ("postgres", "redis", "worker", "beat"):
         assert services[name]["healthcheck"]["test"], name
-    # web uses the image's HEALTHCHECK; beat serves no HTTP, so it must not inherit it.
+    # web uses the image's HEALTHCHECK; the worker and beat, their probe files.
     assert "healthcheck" not in services["web"]
-    assert services["beat"]["healthcheck"] == {"disable": True}
+    for name, probe in (("worker", "worker-alive"), ("beat", "beat-alive")):
+        assert services[name]["healthcheck"]["test"] == ["CMD", *probe_command(probe)]
 
     commands = {name: steps[-1] for name, steps in procfile(project).items()}
     for name in ("web", "worker", "beat"):

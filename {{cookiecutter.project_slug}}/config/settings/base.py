@@ -7,6 +7,8 @@ A child module overrides what differs for it; this module never asks which child
 imported it.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -118,6 +120,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
+# Liveness and readiness files of the worker and beat (monitoring/celery_probes.py), read
+# by scripts/celery_probe.py, which defaults to the same folder: one per user, so another
+# account cannot plant them. Celery ignores both names.
+CELERY_PROBE_DIR = env(
+    "CELERY_PROBE_DIR", default=str(Path(tempfile.gettempdir()) / f"celery-probes-{os.getuid()}")
+)
+CELERY_PROBE_INTERVAL = _env_number("CELERY_PROBE_INTERVAL", 5, 0.05, 60)
+# Beat sleeps until its next entry is due, up to 5 minutes by default; a tick every 10 s
+# costs nothing and keeps beat.alive fresh for a 60 s probe.
+CELERY_BEAT_MAX_LOOP_INTERVAL = _env_number("CELERY_BEAT_MAX_LOOP_INTERVAL", 10, 0.05, 300)
 
 # APPS
 # ------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 MonitoringConfig.ready() calls connect_celery_signals() in every process that
 sets Django up: the web at start, a worker or beat while it imports its modules,
 which Celery does before it sends any of the signals below. Each receiver is
-connected with a dispatch_uid, so a second call changes nothing.
+connected with a dispatch_uid, so a second call changes nothing. The worker's
+probe-file step (celery_probes.py) is added here too: not a signal, but wiring.
 {%- if cookiecutter.use_prometheus == "y" %}
 
 The one receiver connected elsewhere is config/celery_app.py's metrics folder
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from celery import current_app
 from celery.utils.dispatch import Signal
 
-from . import celery_process, correlation
+from . import celery_probes, celery_process, correlation, task_timing
 {%- if cookiecutter.use_prometheus == "y" %}
 from .metrics import worker as metrics_worker
 {%- endif %}
@@ -26,8 +28,12 @@ from .metrics import worker as metrics_worker
 Receivers = tuple[tuple[Signal, Callable[..., object]], ...]
 
 RECEIVERS: Receivers = (
+    *celery_probes.RECEIVERS,
     *celery_process.RECEIVERS,
+    # Receivers run in this order: correlation's task_prerun starts the task's log
+    # context afresh, then task_timing adds to it.
     *correlation.RECEIVERS,
+    *task_timing.RECEIVERS,
 {%- if cookiecutter.use_prometheus == "y" %}
     *metrics_worker.RECEIVERS,
 {%- endif %}
@@ -41,3 +47,6 @@ def dispatch_uid(receiver: Callable[..., object]) -> str:
 def connect_celery_signals(receivers: Receivers = RECEIVERS) -> None:
     for signal, receiver in receivers:
         signal.connect(receiver, weak=False, dispatch_uid=dispatch_uid(receiver))
+    # Not a signal but wired here too: a worker builds its consumer's steps after
+    # Django's start-up, from this set (adding twice keeps one).
+    celery_probes.add_worker_probe_step(current_app)

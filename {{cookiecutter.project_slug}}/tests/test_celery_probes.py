@@ -1,0 +1,223 @@
+"""The worker's and beat's probe files, on a real worker and beat and a Redis of our own.
+
+scripts/celery_probe.py is run as a probe runs it (a fresh process) against the
+files the processes keep (monitoring/celery_probes.py). The probe interval is
+shortened so each fault shows within a second or two.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+from .conftest import PROJECT_DIR, clean_env, settings_values
+from .support.redis_server import RedisServer, needs_redis_server, redis_server
+
+INTERVAL = 0.2  # CELERY_PROBE_INTERVAL and beat's maximum loop interval here
+MAX_AGE = 1  # the probes' limit here, whole seconds (30 s and 60 s by default)
+
+
+def probe(name: str, folder: Path, *extra: str, env: dict[str, str] | None = None):
+    return subprocess.run(
+        ["sh", "scripts/celery_probe.sh", name, *(extra or [str(MAX_AGE)])],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=30, check=False,
+        env=env or {**os.environ, "CELERY_PROBE_DIR": str(folder)},
+    )  # fmt: skip
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Seconds it took for `condition` to hold; fails after `timeout`."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    pytest.fail(f"{what}: not within {timeout} s")
+
+
+def passes(name: str, folder: Path) -> Callable[[], bool]:
+    return lambda: probe(name, folder).returncode == 0
+
+
+def fails(name: str, folder: Path) -> Callable[[], bool]:
+    return lambda: probe(name, folder).returncode == 1
+
+
+def holds_for(name: str, folder: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if probe(name, folder).returncode != 0:
+            return False
+    return True
+
+
+@contextmanager
+def celery(
+    args: list[str], server: RedisServer, folder: Path, log: Path, **extra_env: str
+) -> Iterator[subprocess.Popen]:
+    env = clean_env(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        REDIS_URL=server.url,
+        CELERY_PROBE_DIR=str(folder),
+        CELERY_PROBE_INTERVAL=str(INTERVAL),
+        CELERY_BEAT_MAX_LOOP_INTERVAL=str(INTERVAL),
+        METRICS_WORKER_PORT="0",
+        **extra_env,
+    )
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config.celery_app", *args],
+            cwd=PROJECT_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+WORKER_ARGS = ["worker", "--pool=prefork", "--concurrency=1", "-Q", "probes",
+               "--without-mingle", "--without-gossip", "--loglevel=INFO"]  # fmt: skip
+
+
+@pytest.fixture
+def worker(tmp_path) -> Iterator[tuple[subprocess.Popen, RedisServer, Path]]:
+    folder = tmp_path / "probes"
+    with redis_server() as server, celery(WORKER_ARGS, server, folder, tmp_path / "log") as process:
+        wait_until(passes("worker-ready", folder), 60, "worker ready")
+        yield process, server, folder
+
+
+@needs_redis_server
+def test_a_stopped_consumer_fails_liveness_and_recovers(worker):
+    process, _, folder = worker
+    assert probe("worker-alive", folder).returncode == 0
+    process.send_signal(signal.SIGSTOP)  # the main process: the consumer and its loop
+    took = wait_until(fails("worker-alive", folder), MAX_AGE + 3, "liveness failing")
+    assert took >= MAX_AGE - INTERVAL - 0.1  # not before the file is really stale
+    answer = probe("worker-alive", folder)
+    assert "worker.alive is" in answer.stderr and "the worker is stuck" in answer.stderr
+    process.send_signal(signal.SIGCONT)
+    wait_until(passes("worker-alive", folder), 5, "liveness back")
+    assert probe("worker-ready", folder).returncode == 0
+
+
+@needs_redis_server
+def test_a_broker_outage_fails_readiness_and_never_liveness(worker):
+    _, server, folder = worker
+    server.stop()
+    wait_until(fails("worker-ready", folder), 15, "readiness failing")
+    assert "not consuming" in probe("worker-ready", folder).stderr
+    # Reconnecting for several times the probe's limit: the worker is alive throughout.
+    assert holds_for("worker-alive", folder, 4 * MAX_AGE)
+    server.start()  # the same port: the worker's URL works again
+    wait_until(passes("worker-ready", folder), 45, "readiness back")
+
+
+@needs_redis_server
+def test_a_stopped_worker_leaves_no_file_that_passes(worker):
+    process, _, folder = worker
+    process.terminate()
+    process.wait(timeout=20)
+    for name in ("worker-alive", "worker-ready"):
+        answer = probe(name, folder)
+        assert answer.returncode == 1
+        assert "has not started, or stopped" in answer.stderr
+
+
+@needs_redis_server
+def test_systemd_hears_from_a_running_worker_only(tmp_path):
+    """With WatchdogSec, systemd sets NOTIFY_SOCKET and WATCHDOG_USEC; here a socket of ours."""
+    address = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(address)
+        notify.settimeout(30)
+        env = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "60000000"}
+        with (
+            redis_server() as server,
+            celery(WORKER_ARGS, server, tmp_path / "probes", tmp_path / "log", **env) as process,
+        ):
+            assert notify.recv(64) == b"WATCHDOG=1"
+            process.send_signal(signal.SIGSTOP)
+            time.sleep(2 * INTERVAL)  # a message sent just before the stop
+            notify.setblocking(False)
+            with suppress(BlockingIOError):
+                while notify.recv(64):
+                    pass
+            notify.settimeout(4 * INTERVAL)
+            with pytest.raises(TimeoutError):
+                notify.recv(64)
+            process.send_signal(signal.SIGCONT)
+            notify.settimeout(5)
+            assert notify.recv(64) == b"WATCHDOG=1"
+
+
+@needs_redis_server
+def test_beat_liveness_follows_its_ticks(tmp_path):
+    folder = tmp_path / "probes"
+    args = ["--quiet", "beat", "--schedule", str(tmp_path / "schedule"), "--loglevel=INFO"]
+    assert "has not started" in probe("beat-alive", folder).stderr
+    with redis_server() as server, celery(args, server, folder, tmp_path / "log") as beat:
+        wait_until(passes("beat-alive", folder), 60, "beat alive")
+        assert holds_for("beat-alive", folder, 2 * MAX_AGE)  # ticks keep it fresh
+        beat.send_signal(signal.SIGSTOP)
+        wait_until(fails("beat-alive", folder), MAX_AGE + 3, "beat liveness failing")
+        assert "the beat is stuck" in probe("beat-alive", folder).stderr
+        beat.send_signal(signal.SIGCONT)
+        wait_until(passes("beat-alive", folder), 5, "beat liveness back")
+
+
+def test_fresh_stale_and_missing_files(tmp_path):
+    assert "no " in probe("worker-alive", tmp_path).stderr
+    (tmp_path / "worker.alive").touch()
+    assert probe("worker-alive", tmp_path).returncode == 0
+    assert "not consuming" in probe("worker-ready", tmp_path).stderr
+    (tmp_path / "worker.ready").touch()
+    assert probe("worker-ready", tmp_path).returncode == 0
+    old = time.time() - 2 * MAX_AGE
+    os.utime(tmp_path / "worker.alive", (old, old))
+    for name in ("worker-alive", "worker-ready"):
+        answer = probe(name, tmp_path)
+        assert answer.returncode == 1
+        assert f"{tmp_path / 'worker.alive'} is 2 s old (limit 1 s)" in answer.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["worker"], ["worker-alive", "beat-alive"], ["beat-alive", "soon"],
+     ["beat-alive", "-1"], ["beat-alive", "1", "2"]],
+)  # fmt: skip
+def test_a_wrong_command_line_gets_the_usage(argv):
+    answer = subprocess.run(
+        ["sh", "scripts/celery_probe.sh", *argv],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert answer.returncode == 2
+    assert answer.stderr.startswith("usage: celery_probe.sh worker-alive | worker-ready")
+
+
+@pytest.mark.parametrize("own_tmpdir", [False, True])
+def test_the_probe_and_the_settings_agree_on_the_folder(own_tmpdir, tmp_path):
+    env = clean_env()
+    for name in ("CELERY_PROBE_DIR", "TMPDIR", "TEMP", "TMP"):
+        env.pop(name, None)
+    if own_tmpdir:
+        env["TMPDIR"] = str(tmp_path)
+    [folder] = settings_values(env, "CELERY_PROBE_DIR")
+    answer = probe("beat-alive", Path(), "0", env=env)  # a limit no file meets
+    assert answer.returncode == 1
+    assert f" {folder}/beat.alive" in answer.stderr  # missing, or left by another run
