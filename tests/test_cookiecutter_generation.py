@@ -33,6 +33,7 @@ LEGITIMATE = re.compile(
             r"docs/alerting\.md",
             r"job-failure alerts",  # the Kubernetes cluster's own (docs/alerting.md)
             r"<script>alert\(1\)</script>",  # markup in a forged request id (test_middleware.py)
+            r"\n  metrics:\n    - type: Resource",  # a HorizontalPodAutoscaler's (autoscaling.yaml)
         )
     )
 )

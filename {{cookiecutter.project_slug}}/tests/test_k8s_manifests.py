@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -77,3 +78,69 @@ def test_pods_run_as_the_image_non_root_uid():
         for doc in documents(path):
             if doc["kind"] in {"Deployment", "Job", "CronJob"}:
                 assert pod_spec(doc)["securityContext"]["runAsNonRoot"] is True
+
+
+def objects(kind: str) -> dict[str, dict]:
+    return {
+        doc["metadata"]["name"]: doc
+        for path in MANIFESTS
+        for doc in documents(path)
+        if doc["kind"] == kind
+    }
+
+
+def pod_labels(deployment: dict) -> dict[str, str]:
+    return deployment["spec"]["template"]["metadata"]["labels"]
+
+
+def test_the_web_autoscales_on_cpu_and_keeps_no_replica_count():
+    deployments = objects("Deployment")
+    [hpa] = objects("HorizontalPodAutoscaler").values()
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", "web")
+    assert "replicas" not in deployments["web"]["spec"]  # apply would reset the HPA's count
+    [web] = containers(deployments["web"])
+    assert web["resources"]["requests"]["cpu"]  # Utilization is a share of the request
+    assert hpa["spec"]["minReplicas"] >= 2
+
+
+def test_disruption_budgets_select_web_and_worker_and_never_beat():
+    deployments = objects("Deployment")
+    selected = set()
+    for budget in objects("PodDisruptionBudget").values():
+        labels = budget["spec"]["selector"]["matchLabels"]
+        [name] = [n for n, d in deployments.items() if labels.items() <= pod_labels(d).items()]
+        selected.add(name)
+    assert selected == {"web", "worker"}
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_replicas_spread_over_nodes(name):
+    deployment = objects("Deployment")[name]
+    [constraint] = pod_spec(deployment)["topologySpreadConstraints"]
+    assert constraint["topologyKey"] == "kubernetes.io/hostname"
+    assert constraint["labelSelector"]["matchLabels"].items() <= pod_labels(deployment).items()
+
+
+def test_the_keda_scaler_counts_the_workers_queue():
+    """KEDA's CRDs are not in the Kubernetes schema: the fields that matter, checked here."""
+    from celery.app.defaults import DEFAULTS
+
+    docs = documents(K8S_DIR / "keda" / "worker-scaledobject.yaml")
+    by_kind = {doc["kind"]: doc for doc in docs}
+    assert {doc["apiVersion"] for doc in docs} == {"keda.sh/v1alpha1"}
+    scaled, auth = by_kind["ScaledObject"]["spec"], by_kind["TriggerAuthentication"]
+    assert scaled["scaleTargetRef"]["name"] in objects("Deployment")
+    assert scaled["minReplicaCount"] >= 1  # ETA tasks wait in workers, not in the list
+    [trigger] = scaled["triggers"]
+    assert trigger["type"] == "redis"
+    assert trigger["metadata"]["listName"] == DEFAULTS["task_default_queue"]
+    assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+    # The example Secret's REDIS_URL has this address and db, and the password key exists.
+    secret = documents(K8S_DIR / "secret.example.yaml")[0]
+    redis = urlsplit(secret["stringData"]["REDIS_URL"])
+    assert trigger["metadata"]["address"] == f"{redis.hostname}:{redis.port}"
+    assert trigger["metadata"]["databaseIndex"] == (redis.path.strip("/") or "0")
+    [reference] = auth["spec"]["secretTargetRef"]
+    assert reference["name"] == secret["metadata"]["name"]
+    assert reference["key"] in secret["stringData"]
