@@ -130,6 +130,10 @@ CELERY_PROBE_INTERVAL = _env_number("CELERY_PROBE_INTERVAL", 5, 0.05, 60)
 # Beat sleeps until its next entry is due, up to 5 minutes by default; a tick every 10 s
 # costs nothing and keeps beat.alive fresh for a 60 s probe.
 CELERY_BEAT_MAX_LOOP_INTERVAL = _env_number("CELERY_BEAT_MAX_LOOP_INTERVAL", 10, 0.05, 300)
+# A running task is reported once as stuck (monitoring/stuck_tasks.py) past its
+# expected_runtime x this factor, or else past its soft time limit; checked this often (s).
+CELERY_STUCK_TASK_FACTOR = _env_number("CELERY_STUCK_TASK_FACTOR", 3, 1, 1000)
+CELERY_STUCK_TASK_CHECK_INTERVAL = _env_number("CELERY_STUCK_TASK_CHECK_INTERVAL", 10, 0.05, 600)
 
 # APPS
 # ------------------------------------------------------------------------------

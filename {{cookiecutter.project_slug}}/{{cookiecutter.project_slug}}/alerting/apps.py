@@ -1,4 +1,15 @@
+from importlib import import_module
+
 from django.apps import AppConfig
+
+# Imported when the app is ready, for what they subscribe to: stuck Celery tasks
+{%- if cookiecutter.use_prometheus == "y" %}
+# (stuck_tasks.py), and the webhook and delivery signals that metrics.py counts.
+SUBSCRIBERS = ("stuck_tasks", "metrics")
+{%- else %}
+# (stuck_tasks.py).
+SUBSCRIBERS = ("stuck_tasks",)
+{%- endif %}
 
 
 class AlertingConfig(AppConfig):
@@ -6,8 +17,7 @@ class AlertingConfig(AppConfig):
 
     name = "{{ cookiecutter.project_slug }}.alerting"
     verbose_name = "Alerting"
-{%- if cookiecutter.use_prometheus == "y" %}
 
     def ready(self) -> None:
-        from . import metrics  # noqa: F401 - counts webhooks and deliveries (signals.py)
-{%- endif %}
+        for module in SUBSCRIBERS:
+            import_module(f"{self.name}.{module}")

@@ -19,7 +19,7 @@ scripts/celery_probe.sh (POSIX sh, 5 ms of CPU) checks their age:
 Under systemd with WatchdogSec, each touch also sends WATCHDOG=1 to
 $NOTIFY_SOCKET, so systemd restarts a wedged worker or beat by itself.
 
-The worker step is added by add_worker_probe_step(), the beat receiver by
+The worker step and the beat receiver are wired by
 celery_signals.connect_celery_signals().
 """
 
@@ -32,7 +32,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from celery import Celery, bootsteps
+from celery import bootsteps
 from celery.signals import beat_init
 from django.conf import settings
 
@@ -104,11 +104,6 @@ class WorkerProbeFiles(bootsteps.StartStopStep):
         self.stop(parent)
         self.stopping.set()
         self.alive.unlink(missing_ok=True)
-
-
-def add_worker_probe_step(app: Celery) -> None:
-    """Before a worker starts: the consumer builds its steps from app.steps then."""
-    app.steps["consumer"].add(WorkerProbeFiles)
 
 
 def touch_after_each_tick(sender: Any, **kwargs: Any) -> None:

@@ -4,7 +4,8 @@ MonitoringConfig.ready() calls connect_celery_signals() in every process that
 sets Django up: the web at start, a worker or beat while it imports its modules,
 which Celery does before it sends any of the signals below. Each receiver is
 connected with a dispatch_uid, so a second call changes nothing. The worker's
-probe-file step (celery_probes.py) is added here too: not a signal, but wiring.
+consumer steps (probe files, stuck tasks) are added here too: not signals, but
+wiring.
 {%- if cookiecutter.use_prometheus == "y" %}
 
 The one receiver connected elsewhere is config/celery_app.py's metrics folder
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from celery import current_app
 from celery.utils.dispatch import Signal
 
-from . import celery_probes, celery_process, correlation, task_timing
+from . import celery_probes, celery_process, correlation, stuck_tasks, task_timing
 {%- if cookiecutter.use_prometheus == "y" %}
 from .metrics import worker as metrics_worker
 {%- endif %}
@@ -40,6 +41,17 @@ RECEIVERS: Receivers = (
 )
 
 
+# Steps of the worker's consumer (bootsteps), started once it consumes.
+CONSUMER_STEPS = (celery_probes.WorkerProbeFiles, stuck_tasks.StuckTaskWatch)
+{%- if cookiecutter.use_prometheus == "y" %}
+# Told of each stuck task (stuck_tasks.on_stuck_task); other integrations subscribe
+# where they start.
+STUCK_TASK_HOOKS = (metrics_worker.count_stuck_task,)
+{%- else %}
+STUCK_TASK_HOOKS: tuple[Callable[[stuck_tasks.StuckTask], None], ...] = ()
+{%- endif %}
+
+
 def dispatch_uid(receiver: Callable[..., object]) -> str:
     return f"{receiver.__module__}.{receiver.__qualname__}"
 
@@ -47,6 +59,9 @@ def dispatch_uid(receiver: Callable[..., object]) -> str:
 def connect_celery_signals(receivers: Receivers = RECEIVERS) -> None:
     for signal, receiver in receivers:
         signal.connect(receiver, weak=False, dispatch_uid=dispatch_uid(receiver))
-    # Not a signal but wired here too: a worker builds its consumer's steps after
+    # Not signals, but wired here too. A worker builds its consumer's steps after
     # Django's start-up, from this set (adding twice keeps one).
-    celery_probes.add_worker_probe_step(current_app)
+    current_app.steps["consumer"].update(CONSUMER_STEPS)
+    for hook in STUCK_TASK_HOOKS:
+        if hook not in stuck_tasks.on_stuck_task:
+            stuck_tasks.on_stuck_task.append(hook)

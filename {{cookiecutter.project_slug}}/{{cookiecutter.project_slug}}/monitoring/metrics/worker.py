@@ -21,9 +21,10 @@ from celery import signals
 from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ..stuck_tasks import StuckTask
 from .access import AccessPolicy
 from .exposition import CeleryWorkerUp, render
-from .instruments import CELERY_TASK_RUNTIME, CELERY_TASKS
+from .instruments import CELERY_STUCK_TASKS, CELERY_TASK_RUNTIME, CELERY_TASKS
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ def task_finished(task_id: str, task: Any, state: str | None = None, **_: object
     if start is not None:
         CELERY_TASK_RUNTIME.labels(task.name).observe(time.perf_counter() - start)
     CELERY_TASKS.labels(task.name, STATES.get(state or "", str(state).lower())).inc()
+
+
+def count_stuck_task(stuck: StuckTask) -> None:
+    """A stuck_tasks.on_stuck_task hook, in the worker's main process."""
+    CELERY_STUCK_TASKS.labels(stuck.task_name).inc()
 
 
 # Exporter -----------------------------------------------------------------------------

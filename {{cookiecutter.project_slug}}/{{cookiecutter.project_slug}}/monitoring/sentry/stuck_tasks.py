@@ -1,0 +1,32 @@
+"""Stuck Celery tasks as Sentry events: a stuck_tasks.on_stuck_task hook (startup.py).
+
+One issue per task name (the fingerprint), one event per stuck run, at warning
+level; the ids are tags, as on the task's own events.
+"""
+
+from __future__ import annotations
+
+import sentry_sdk
+
+from ..stuck_tasks import StuckTask
+
+
+def report_stuck_task(stuck: StuckTask) -> None:
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag("task_name", stuck.task_name)
+        scope.set_tag("task_id", stuck.task_id)
+        if stuck.request_id:
+            scope.set_tag("request_id", stuck.request_id)
+        scope.set_context(
+            "stuck_task",
+            {
+                "running_s": round(stuck.running_seconds),
+                "threshold_s": round(stuck.threshold_seconds),
+                "hostname": stuck.hostname,
+            },
+        )
+        scope.fingerprint = ["celery-stuck-task", stuck.task_name]
+        scope.capture_message(
+            f"Celery task {stuck.task_name} stuck: running for {stuck.running_seconds:.0f} s",
+            level="warning",
+        )
