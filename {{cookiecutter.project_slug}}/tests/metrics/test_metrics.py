@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis
-{%- if cookiecutter.use_kubernetes == "y" %}
 import yaml
-{%- endif %}
 from celery import shared_task
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
@@ -471,6 +469,26 @@ def test_alert_rules_are_complete_and_link_to_runbooks():
 def test_promtool_accepts_the_alert_rules():
     check = promtool("check", "rules", str(MONITORING_DIR / "prometheus-rules.yaml"))
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_every_alert_rule_has_promtool_unit_tests_that_pass():
+    unit_tests = MONITORING_DIR / "prometheus-rules.test.yaml"
+    cases = [
+        case
+        for test in yaml.safe_load(unit_tests.read_text())["tests"]
+        for case in test["alert_rule_test"]
+    ]
+    fired = {
+        (case["alertname"], alert["exp_labels"]["severity"])
+        for case in cases
+        for alert in case["exp_alerts"]
+    }
+    quiet = {case["alertname"] for case in cases if not case["exp_alerts"]}
+    rules = {(rule["alert"], rule["labels"]["severity"]) for rule in alert_rules()}
+    assert fired == rules  # each rule is seen firing...
+    assert quiet == {name for name, _ in rules}  # ...and each alert quiet
+    run = promtool("test", "rules", str(unit_tests))
+    assert run.returncode == 0, run.stdout + run.stderr
 {%- if cookiecutter.use_kubernetes == "y" %}
 
 
