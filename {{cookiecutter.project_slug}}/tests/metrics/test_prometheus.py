@@ -178,7 +178,7 @@ def stack(tmp_path, worker_queue) -> Iterator[Stack]:
 
 def healthy_traffic(base_url: str) -> None:
     """What a healthy service answers: orders (created, read, missing, malformed), pages that
-    do not exist, and the probes a kubelet sends. No 5xx, and every task succeeds."""
+    do not exist, and the health probes. No 5xx, and every task succeeds."""
     order = json.dumps({"amount": "9.99"})
     created = [send(base_url, "/orders/", order) for _ in range(2)]
     assert created == [201, 201]
