@@ -63,18 +63,17 @@ pytestmark = [
 ]
 
 
-def send(base_url: str, path: str, body: str | None = None) -> int:
-    """One GET (or POST of a JSON `body`); the status code."""
+def send(base_url: str, path: str, body: str | None = None) -> tuple[int, str]:
+    """One GET (or POST of a JSON `body`); the status code and the body."""
     data = body.encode() if body is not None else None
     request = urllib.request.Request(  # noqa: S310 (http only)
         base_url + path, data=data, headers={"Content-Type": "application/json"}
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-            answer.read()
-            return answer.status
+            return answer.status, answer.read().decode()
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, error.read().decode()
 
 
 def fetch(url: str) -> str:
@@ -127,7 +126,7 @@ def web_server(folder: Path, env: dict[str, str]) -> Iterator[Callable[[], str]]
 
 def _answers(base_url: str) -> bool:
     try:
-        return send(base_url, "/health/live/") == 200
+        return send(base_url, "/health/live/")[0] == 200
     except OSError:
         return False
 
@@ -181,21 +180,25 @@ def healthy_traffic(base_url: str) -> None:
     do not exist, and the health probes. No 5xx, and every task succeeds."""
     order = json.dumps({"amount": "9.99"})
     created = [send(base_url, "/orders/", order) for _ in range(2)]
-    assert created == [201, 201]
-    statuses = [
-        send(base_url, "/orders/999999999/"),
-        send(base_url, "/orders/", "not json"),
-        send(base_url, "/no/such/page/"),
-        send(base_url, "/health/live/"),
-        send(base_url, "/health/ready/"),
-        send(base_url, "/health/"),
-    ]
-    assert statuses == [404, 400, 404, 200, 200, 200]
+    assert [status for status, _ in created] == [201, 201]
+    order_id = json.loads(created[0][1])["id"]
+    paths = [f"/orders/{order_id}/"] * 10 + [
+        "/orders/999999999/", "/no/such/page/", "/health/live/", "/health/ready/", "/health/",
+    ]  # fmt: skip
+    statuses = [send(base_url, path)[0] for path in paths]
+    statuses.append(send(base_url, "/orders/", "not json")[0])
+    assert statuses == [200] * 10 + [404, 404, 200, 200, 200, 400]
 
 
-def in_parallel(base_url: str, path: str, times: int = 4) -> list[int]:
-    with ThreadPoolExecutor(max_workers=times) as pool:
-        return list(pool.map(lambda _: send(base_url, path), range(times)))
+def answering(base_url: str, path: str, status: int, times: int = 4) -> Callable[[], None]:
+    """A fault: `times` requests for `path` at once, each answered `status`."""
+
+    def requests() -> None:
+        with ThreadPoolExecutor(max_workers=times) as pool:
+            answers = list(pool.map(lambda _: send(base_url, path)[0], range(times)))
+        assert answers == [status] * times, path
+
+    return requests
 
 
 def returns_series_under(
@@ -244,19 +247,18 @@ def test_dashboard_and_alerts_in_a_real_prometheus(stack: Stack, monkeypatch):
 
     # Faults, each kept up until its alert's expression returns series.
     for severity in ("critical", "warning"):  # fast and slow burn
-        returns_series_under(
-            prometheus, rules["LatencySLOBurn", severity], lambda: in_parallel(web, "/late/", 2)
-        )
-    returns_series_under(
-        prometheus, rules["HighErrorRate", "critical"], lambda: in_parallel(web, "/boom/")
-    )
+        slow = answering(web, "/late/", 200, times=2)  # as many as gunicorn serves at once
+        returns_series_under(prometheus, rules["LatencySLOBurn", severity], slow)
+    errors = answering(web, "/boom/", 500)
+    returns_series_under(prometheus, rules["HighErrorRate", "critical"], errors)
 
     stack.redis_for_web.cut()  # the web loses Redis: readiness fails, its checks say why
+    not_ready = answering(web, "/health/ready/", 503)
     for key in (("ReadinessFailing", "critical"), ("HealthCheckFailing", "warning")):
-        returns_series_under(prometheus, rules[key], lambda: in_parallel(web, "/health/ready/"))
+        returns_series_under(prometheus, rules[key], not_ready)
     stack.redis_for_web.mend()  # and gets it back: the failing checks clear
     cleared = f"absent({rules['HealthCheckFailing', 'warning']})"
-    returns_series_under(prometheus, cleared, lambda: send(web, "/health/ready/"))
+    returns_series_under(prometheus, cleared, answering(web, "/health/ready/", 200, times=1))
 
     no_such_order = 0
     returns_series_under(
