@@ -5,7 +5,6 @@ Also a TCP proxy that can be cut, so a test can take a dependency away from one 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -17,7 +16,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +76,9 @@ class Prometheus:
     url: str
 
     def api(self, endpoint: str, **params: str | float) -> dict:
-        query = urllib.parse.urlencode(params)
-        with urllib.request.urlopen(f"{self.url}/api/v1/{endpoint}?{query}", timeout=10) as answer:  # noqa: S310 (http only)
+        """The `data` of a successful answer of the HTTP API's `endpoint`."""
+        url = f"{self.url}/api/v1/{endpoint}?{urllib.parse.urlencode(params)}"
+        with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 (http only)
             body = json.load(answer)
         assert body["status"] == "success", body
         return body["data"]
@@ -226,6 +226,6 @@ class CuttableProxy:
 
 def _close(connection: socket.socket) -> None:
     """Close, waking up a thread blocked reading it (close() alone does not)."""
-    with contextlib.suppress(OSError):  # not connected any more
+    with suppress(OSError):  # not connected any more
         connection.shutdown(socket.SHUT_RDWR)
     connection.close()
