@@ -3,7 +3,6 @@ and the shipped Grafana dashboard and alert rules checked against a real scrape.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -48,9 +47,9 @@ from ..conftest import (
     settings_values,
 )
 from ..support.live_server import hanging_server
+from .prometheus import MONITORING_DIR, alert_rules, dashboard_expressions, promtool
 from .scrape import Samples, label_values, parse, scrape, value
 
-MONITORING_DIR = PROJECT_DIR / "deploy" / "monitoring"
 TASK = process_order.name
 OUTSIDE = "203.0.113.7"  # TEST-NET-3: not loopback
 LIVE_2XX = {"method": "GET", "route": "/health/live/", "status_class": "2xx"}
@@ -433,20 +432,6 @@ def test_promql_name_extraction():
     assert promql_metric_names(expr) == names
 
 
-def dashboard_expressions() -> list[str]:
-    dashboard = json.loads((MONITORING_DIR / "grafana-dashboard.json").read_text())
-    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
-    assert panels
-    for panel in panels:
-        assert panel.get("targets"), f"panel {panel['title']!r} has no query"
-    return [target["expr"] for panel in panels for target in panel["targets"]]
-
-
-def alert_rules() -> list[dict]:
-    groups = yaml.safe_load((MONITORING_DIR / "prometheus-rules.yaml").read_text())["groups"]
-    return [rule for group in groups for rule in group["rules"]]
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_dashboard_and_alerts_use_only_metrics_a_real_scrape_has(client, celery_worker):
@@ -481,13 +466,29 @@ def test_alert_rules_are_complete_and_link_to_runbooks():
         assert link.partition("#")[2] in anchors, link
 
 
-@pytest.mark.skipif(not shutil.which("promtool"), reason="promtool not installed")
 def test_promtool_accepts_the_alert_rules():
-    check = subprocess.run(
-        ["promtool", "check", "rules", str(MONITORING_DIR / "prometheus-rules.yaml")],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+    check = promtool("check", "rules", str(MONITORING_DIR / "prometheus-rules.yaml"))
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_every_alert_rule_has_promtool_unit_tests_that_pass():
+    unit_tests = MONITORING_DIR / "prometheus-rules.test.yaml"
+    cases = [
+        case
+        for test in yaml.safe_load(unit_tests.read_text())["tests"]
+        for case in test["alert_rule_test"]
+    ]
+    fired = {
+        (case["alertname"], alert["exp_labels"]["severity"])
+        for case in cases
+        for alert in case["exp_alerts"]
+    }
+    quiet = {case["alertname"] for case in cases if not case["exp_alerts"]}
+    rules = {(rule["alert"], rule["labels"]["severity"]) for rule in alert_rules()}
+    assert fired == rules  # each rule is seen firing...
+    assert quiet == {name for name, _ in rules}  # ...and each alert quiet
+    run = promtool("test", "rules", str(unit_tests))
+    assert run.returncode == 0, run.stdout + run.stderr
 {%- if cookiecutter.use_kubernetes == "y" %}
 
 
