@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, PermissionDenied
 from django.http import Http404
+from sentry_sdk.integrations.atexit import AtexitIntegration
 from sentry_sdk.integrations.celery import CeleryIntegration
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
@@ -36,6 +37,22 @@ SECRET_SETTINGS = (
     "SLACK_WEBHOOK_URL",
     "PAGERDUTY_ROUTING_KEY",
 )
+
+
+logger = logging.getLogger(__name__)
+
+
+def log_pending_events(pending: int, timeout: float) -> None:
+    """At exit, with events still unsent: one log line, where the SDK prints three.
+
+    Its own notice goes to stderr as plain text, which breaks a JSON-only log stream.
+    """
+    logger.warning(
+        "Sentry: sending %d pending events before exit (up to %s s)",
+        pending,
+        timeout,
+        extra={"pending_events": pending},
+    )
 
 
 def build_options() -> dict[str, Any]:
@@ -63,6 +80,7 @@ def build_options() -> dict[str, Any]:
             RedisIntegration(),
             # INFO and up become breadcrumbs; ERROR and up become events.
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+            AtexitIntegration(callback=log_pending_events),
         ],
         "traces_sampler": make_traces_sampler(settings.SENTRY_TRACES_SAMPLE_RATE),
 {%- if cookiecutter.use_sentry_profiling == "y" %}
