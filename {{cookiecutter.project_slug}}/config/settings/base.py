@@ -110,18 +110,37 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
-CELERY_TASK_ACKS_LATE = True
+# Delivery (docs/celery.md). By default a task is acknowledged as it starts: a worker killed
+# mid-task loses it, so it never runs twice, which is right for a task that is not safe to
+# repeat. A task that is idempotent opts in to at-least-once with @shared_task(acks_late=True)
+# (ours: process_order and the alerting tasks); it is then acknowledged when it ends, and
+# requeued when its process dies (reject_on_worker_lost) or its whole worker does.
+CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Each process reserves one message at a time: a long task never holds others' work back.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task still running after 4 min gets SoftTimeLimitExceeded, after 5 min its process is
+# killed; override per task (@shared_task(time_limit=...)) for longer work.
 CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
+# Redis hands a message still unacknowledged after this long (s) to another worker: it must
+# exceed the longest task and the longest countdown/ETA you use, or that task runs twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _env_int("CELERY_VISIBILITY_TIMEOUT", 3600, 1),
+}
+# A cold shutdown (SIGQUIT, or a second SIGTERM) first gives running tasks this long (s),
+# then requeues the acks_late ones instead of dropping them. SIGTERM alone (warm) waits for
+# them: the platform's stop timeout bounds it (docs/deploy.md).
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = _env_number(
+    "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", 30, 0, 3600
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Our logging configuration owns the root logger, in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 # Liveness and readiness files of the worker and beat (monitoring/celery_probes.py), read
-# by scripts/celery_probe.py, which defaults to the same folder: one per user, so another
+# by scripts/celery_probe.sh, which defaults to the same folder: one per user, so another
 # account cannot plant them. Celery ignores both names.
 CELERY_PROBE_DIR = env(
     "CELERY_PROBE_DIR", default=str(Path(tempfile.gettempdir()) / f"celery-probes-{os.getuid()}")

@@ -21,6 +21,12 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Tasks a test worker publishes stay on that worker's queue (tests/conftest.py).
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Redis hands back unacknowledged messages on every restore pass (10 s), not every tenth:
+# the delivery tests kill a worker and wait for its acks_late task to come back.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+    "unacked_restore_throttle": 1,
+}
 {%- if cookiecutter.use_sentry == "y" %}
 # Alert delivery retries within a test's patience.
 ALERT_HTTP_TIMEOUT = 2.0
