@@ -113,7 +113,7 @@ CELERY_RESULT_EXPIRES = 3600
 # Delivery (docs/celery.md). By default a task is acknowledged as it starts: a worker killed
 # mid-task loses it, so it never runs twice, which is right for a task that is not safe to
 # repeat. A task that is idempotent opts in to at-least-once with @shared_task(acks_late=True)
-# (ours: process_order and the alerting tasks); it is then acknowledged when it ends, and
+# (ours: process_order{% if cookiecutter.use_sentry == "y" %} and the alerting tasks{% endif %}); it is then acknowledged when it ends, and
 # requeued when its process dies (reject_on_worker_lost) or its whole worker does.
 CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -153,6 +153,10 @@ CELERY_BEAT_MAX_LOOP_INTERVAL = _env_number("CELERY_BEAT_MAX_LOOP_INTERVAL", 10,
 # expected_runtime x this factor, or else past its soft time limit; checked this often (s).
 CELERY_STUCK_TASK_FACTOR = _env_number("CELERY_STUCK_TASK_FACTOR", 3, 1, 1000)
 CELERY_STUCK_TASK_CHECK_INTERVAL = _env_number("CELERY_STUCK_TASK_CHECK_INTERVAL", 10, 0.05, 600)
+# A periodic task of CELERY_BEAT_SCHEDULE not run this long (s) after it was due is
+# reported as missed (monitoring/missed_beats.py); workers check this often (s).
+CELERY_BEAT_GRACE = _env_number("CELERY_BEAT_GRACE", 120, 0, 86400)
+CELERY_BEAT_CHECK_INTERVAL = _env_number("CELERY_BEAT_CHECK_INTERVAL", 60, 0.05, 3600)
 
 # APPS
 # ------------------------------------------------------------------------------
@@ -327,11 +331,12 @@ HEALTH_CHECKS = {
     "disk": f"{_BUILTIN_CHECKS}.disk",
     "migrations": f"{_BUILTIN_CHECKS}.migrations",
     "celery_workers": f"{_BUILTIN_CHECKS}.celery_workers",
+    "beat": f"{_BUILTIN_CHECKS}.beat",
 }
 # The checks /health/ready/ runs: only what serving traffic needs.
 HEALTH_READY_CHECKS = ["database", "cache", "broker"]
 # Checks whose failures (timeouts included) count as warnings, never errors.
-HEALTH_WARNING_ONLY_CHECKS = ["celery_workers"]
+HEALTH_WARNING_ONLY_CHECKS = ["celery_workers", "beat"]
 # Called as f(name, status, seconds) after every check run (to count outcomes, say).
 {%- if cookiecutter.use_prometheus == "y" %}
 HEALTH_CHECK_OBSERVERS = [f"{APPS_DIR.name}.monitoring.metrics.instruments.observe_health_check"]

@@ -2,13 +2,13 @@ from importlib import import_module
 
 from django.apps import AppConfig
 
-# Imported when the app is ready, for what they subscribe to: stuck Celery tasks
+# Imported when the app is ready, for what they subscribe to: stuck and missed Celery
 {%- if cookiecutter.use_prometheus == "y" %}
-# (stuck_tasks.py), and the webhook and delivery signals that metrics.py counts.
-SUBSCRIBERS = ("stuck_tasks", "metrics")
+# tasks (celery_reports.py), and the webhook and delivery signals that metrics.py counts.
+SUBSCRIBERS = ("celery_reports", "metrics")
 {%- else %}
-# (stuck_tasks.py).
-SUBSCRIBERS = ("stuck_tasks",)
+# tasks (celery_reports.py).
+SUBSCRIBERS = ("celery_reports",)
 {%- endif %}
 
 

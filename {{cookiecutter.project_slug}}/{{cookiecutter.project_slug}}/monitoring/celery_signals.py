@@ -4,8 +4,8 @@ MonitoringConfig.ready() calls connect_celery_signals() in every process that
 sets Django up: the web at start, a worker or beat while it imports its modules,
 which Celery does before it sends any of the signals below. Each receiver is
 connected with a dispatch_uid, so a second call changes nothing. The worker's
-consumer steps (probe files, stuck tasks) are added here too: not signals, but
-wiring.
+consumer steps (probe files, stuck tasks, missed beats) and hooks are added here
+too: not signals, but wiring.
 {%- if cookiecutter.use_prometheus == "y" %}
 
 The one receiver connected elsewhere is config/celery_app.py's metrics folder
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from celery import current_app
 from celery.utils.dispatch import Signal
 
-from . import celery_probes, celery_process, correlation, stuck_tasks, task_timing
+from . import celery_probes, celery_process, correlation, missed_beats, stuck_tasks, task_timing
 {%- if cookiecutter.use_prometheus == "y" %}
 from .metrics import worker as metrics_worker
 {%- endif %}
@@ -35,6 +35,7 @@ RECEIVERS: Receivers = (
     # context afresh, then task_timing adds to it.
     *correlation.RECEIVERS,
     *task_timing.RECEIVERS,
+    *missed_beats.RECEIVERS,
 {%- if cookiecutter.use_prometheus == "y" %}
     *metrics_worker.RECEIVERS,
 {%- endif %}
@@ -42,13 +43,19 @@ RECEIVERS: Receivers = (
 
 
 # Steps of the worker's consumer (bootsteps), started once it consumes.
-CONSUMER_STEPS = (celery_probes.WorkerProbeFiles, stuck_tasks.StuckTaskWatch)
+CONSUMER_STEPS = (
+    celery_probes.WorkerProbeFiles,
+    stuck_tasks.StuckTaskWatch,
+    missed_beats.MissedBeatWatch,
+)
 {%- if cookiecutter.use_prometheus == "y" %}
-# Told of each stuck task (stuck_tasks.on_stuck_task); other integrations subscribe
-# where they start.
+# Told of each stuck task and missed periodic task; other integrations subscribe where
+# they start.
 STUCK_TASK_HOOKS = (metrics_worker.count_stuck_task,)
+MISSED_BEAT_HOOKS = (metrics_worker.count_missed_beat,)
 {%- else %}
 STUCK_TASK_HOOKS: tuple[Callable[[stuck_tasks.StuckTask], None], ...] = ()
+MISSED_BEAT_HOOKS: tuple[Callable[[missed_beats.MissedBeat], None], ...] = ()
 {%- endif %}
 
 
@@ -62,6 +69,8 @@ def connect_celery_signals(receivers: Receivers = RECEIVERS) -> None:
     # Not signals, but wired here too. A worker builds its consumer's steps after
     # Django's start-up, from this set (adding twice keeps one).
     current_app.steps["consumer"].update(CONSUMER_STEPS)
-    for hook in STUCK_TASK_HOOKS:
-        if hook not in stuck_tasks.on_stuck_task:
-            stuck_tasks.on_stuck_task.append(hook)
+    for hooks, subscribed in (
+        (STUCK_TASK_HOOKS, stuck_tasks.on_stuck_task),
+        (MISSED_BEAT_HOOKS, missed_beats.on_missed_beat),
+    ):
+        subscribed.extend(hook for hook in hooks if hook not in subscribed)

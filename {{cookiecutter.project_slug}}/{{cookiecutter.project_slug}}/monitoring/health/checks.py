@@ -5,6 +5,7 @@ A check that opens its own connection bounds its sockets by the seconds left.
 """
 
 import shutil
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from kombu.pidbox import Mailbox
 
+from ..missed_beats import missed_beats
 from .result import Result, error, ok, warning
 
 REDIS_SCHEMES = {"redis", "rediss", "unix"}
@@ -102,6 +104,17 @@ def celery_workers(seconds_left: float) -> Result:
         # round trips around it, so "no worker" is answered before the deadline.
         replies = mailbox(conn).multi_call("ping", timeout=seconds_left / 2, limit=1)
     return ok() if replies else warning("no worker answered")
+
+
+def beat(seconds_left: float) -> Result:
+    """Periodic tasks overdue past the grace (missed_beats.py): beat stopped, or no worker."""
+    if not current_app.conf.beat_schedule:
+        return ok("no periodic tasks")
+    missed = missed_beats(current_app, time.time())
+    if not missed:
+        return ok()
+    names = ", ".join(sorted(item.entry for item in missed))
+    return warning(f"missed: {names}")
 
 
 def database_stats(seconds_left: float) -> dict[str, object]:

@@ -54,6 +54,11 @@ CELERY_TASK_RUNTIME = Histogram(
     ["task"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
 )
+CELERY_MISSED_BEATS = Counter(
+    "celery_beat_missed_total",
+    "Runs of periodic tasks not started within the grace after they were due (missed_beats.py).",
+    ["entry"],
+)
 CELERY_STUCK_TASKS = Counter(
     "celery_stuck_tasks_total",
     "Tasks reported as running far past their expected time (monitoring/stuck_tasks.py).",

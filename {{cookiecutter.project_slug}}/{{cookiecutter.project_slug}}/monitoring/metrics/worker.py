@@ -21,10 +21,16 @@ from celery import signals
 from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ..missed_beats import MissedBeat
 from ..stuck_tasks import StuckTask
 from .access import AccessPolicy
 from .exposition import CeleryWorkerUp, render
-from .instruments import CELERY_STUCK_TASKS, CELERY_TASK_RUNTIME, CELERY_TASKS
+from .instruments import (
+    CELERY_MISSED_BEATS,
+    CELERY_STUCK_TASKS,
+    CELERY_TASK_RUNTIME,
+    CELERY_TASKS,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +54,11 @@ def task_finished(task_id: str, task: Any, state: str | None = None, **_: object
 def count_stuck_task(stuck: StuckTask) -> None:
     """A stuck_tasks.on_stuck_task hook, in the worker's main process."""
     CELERY_STUCK_TASKS.labels(stuck.task_name).inc()
+
+
+def count_missed_beat(missed: MissedBeat) -> None:
+    """A missed_beats.on_missed_beat hook, in the worker's main process (entries are few)."""
+    CELERY_MISSED_BEATS.labels(missed.entry).inc()
 
 
 # Exporter -----------------------------------------------------------------------------

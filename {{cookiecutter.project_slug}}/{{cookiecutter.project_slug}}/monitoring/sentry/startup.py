@@ -16,11 +16,12 @@ from sentry_sdk.integrations.logging import ignore_logger
 
 from ..context import on_context_bound
 from ..middleware import access_logger
+from ..missed_beats import on_missed_beat
 from ..stuck_tasks import on_stuck_task
 from ._sdk_internals import load_middleware_unwrapped, skip_sdk_debug_records
+from .celery_reports import report_missed_beat, report_stuck_task
 from .filters import CONTEXT_TAGS
 from .options import build_options
-from .stuck_tasks import report_stuck_task
 
 # Loggers whose ERROR lines repeat what Sentry already has: Django's log of every bad
 # Host header, and the access line of a 5xx (the exception is its own event).
@@ -46,8 +47,10 @@ def init_sentry() -> bool:
     # than a middleware and a task receiver of its own, which every request would pay.
     if tag_scope not in on_context_bound:
         on_context_bound.append(tag_scope)
-    if report_stuck_task not in on_stuck_task:
-        on_stuck_task.append(report_stuck_task)
+    hooks = ((report_stuck_task, on_stuck_task), (report_missed_beat, on_missed_beat))
+    for hook, subscribed in hooks:
+        if hook not in subscribed:
+            subscribed.append(hook)
     return True
 
 

@@ -1,0 +1,56 @@
+"""Stuck and missed Celery tasks as alerts through the channels.
+
+Importing this module (AlertingConfig.ready) subscribes to on_stuck_task
+(monitoring/stuck_tasks.py) and on_missed_beat (monitoring/missed_beats.py). The
+alerts go the way a Sentry alert goes, through dispatch_alert, so each channel
+retries on its own; the fingerprint is per task name or beat entry, so PagerDuty
+keeps one incident for the same problem coming back.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from ..monitoring.missed_beats import MissedBeat, on_missed_beat
+from ..monitoring.stuck_tasks import StuckTask, on_stuck_task
+from .alerts import Alert, Severity
+from .tasks import dispatch_alert
+
+
+def stuck_task_alert(stuck: StuckTask) -> Alert:
+    return Alert(
+        id=f"celery-stuck-{stuck.task_id}",
+        title=(
+            f"Celery task {stuck.task_name} stuck on {stuck.hostname}: running for "
+            f"{stuck.running_seconds:.0f} s (threshold {stuck.threshold_seconds:.0f} s)"
+        ),
+        severity=Severity.WARNING,
+        environment=settings.ENVIRONMENT,
+        fingerprint=f"celery-stuck:{stuck.task_name}",
+    )
+
+
+def missed_beat_alert(missed: MissedBeat) -> Alert:
+    return Alert(
+        id=f"celery-missed-{missed.entry}-{int(missed.due_at)}",
+        title=(
+            f"Periodic task {missed.entry} ({missed.task}) missed: due "
+            f"{missed.overdue_seconds:.0f} s ago and not run (is beat running?)"
+        ),
+        severity=Severity.WARNING,
+        environment=settings.ENVIRONMENT,
+        fingerprint=f"celery-missed:{missed.entry}",
+    )
+
+
+def alert_stuck_task(stuck: StuckTask) -> None:
+    dispatch_alert.delay(stuck_task_alert(stuck).to_dict())
+
+
+def alert_missed_beat(missed: MissedBeat) -> None:
+    dispatch_alert.delay(missed_beat_alert(missed).to_dict())
+
+
+for hook, subscribed in ((alert_stuck_task, on_stuck_task), (alert_missed_beat, on_missed_beat)):
+    if hook not in subscribed:
+        subscribed.append(hook)
