@@ -118,7 +118,7 @@ def test_everything_healthy(client):
     assert body["environment"] == settings.ENVIRONMENT
     assert "timestamp" in body
     assert set(body["checks"]) == {
-        "database", "cache", "broker", "disk", "migrations", "celery_workers",
+        "database", "cache", "broker", "disk", "migrations", "celery_workers", "beat",
     }  # fmt: skip
     for check in body["checks"].values():
         assert check["status"] == "ok"

@@ -3,6 +3,7 @@ and the shipped Grafana dashboard and alert rules checked against a real scrape.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from {{ cookiecutter.project_slug }}.monitoring.metrics.exposition import (
     REDIS_PRIORITY_SUFFIXES,
+    oldest_message_age,
 )
 from {{ cookiecutter.project_slug }}.monitoring.metrics.instruments import (
     observe_health_check,
@@ -33,6 +35,7 @@ from {{ cookiecutter.project_slug }}.monitoring.metrics.instruments import (
 from {{ cookiecutter.project_slug }}.monitoring.metrics.middleware import (
     MetricsMiddleware,
 )
+from {{ cookiecutter.project_slug }}.monitoring.metrics.worker import task_label
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
@@ -226,7 +229,7 @@ def test_a_real_health_request_records_every_check(client):
     client.get("/health/")
     after = scrape(client)
     count = "health_check_duration_seconds_count"
-    for check in ("database", "cache", "broker", "disk", "migrations", "celery_workers"):
+    for check in ("database", "cache", "broker", "disk", "migrations", "celery_workers", "beat"):
         assert value(after, count, check=check) - value(before, count, check=check) == 1, check
     assert value(after, "health_check_status", check="database", status="ok") == 1
 
@@ -242,10 +245,36 @@ def test_queue_length_is_read_from_redis_at_scrape_time(client, monkeypatch):
         for _ in range(3):
             process_order.apply_async(args=[0])
         process_order.apply_async(args=[0], priority=6)  # kept in a list of its own
-        assert value(scrape(client), "celery_queue_length", queue=queue) == 4
+        time.sleep(0.5)
+        samples = scrape(client)
+        assert value(samples, "celery_queue_length", queue=queue) == 4
+        # The next message to go waited since it was sent: at least the half second.
+        age = value(samples, "celery_queue_oldest_message_age_seconds", queue=queue)
+        assert 0.5 <= age < 60
     finally:
         broker.delete(*[queue + suffix for suffix in REDIS_PRIORITY_SUFFIXES])
-    assert value(scrape(client), "celery_queue_length", queue=queue) == 0
+    samples = scrape(client)
+    assert value(samples, "celery_queue_length", queue=queue) == 0
+    assert value(samples, "celery_queue_oldest_message_age_seconds", queue=queue) == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "age"),
+    [
+        (json.dumps({"headers": {"published_at": 100.0}, "body": "..."}).encode(), 20.0),
+        (json.dumps({"headers": {"published_at": 130.0}}).encode(), 0.0),  # clock skew
+        (json.dumps({"headers": {}}).encode(), 0.0),  # sent without our receivers
+        (b"not json", 0.0),
+        (None, 0.0),  # an empty queue
+    ],
+)
+def test_oldest_message_age_reads_the_publish_header(raw, age):
+    assert oldest_message_age(raw, now=120.0) == age
+
+
+def test_unknown_task_names_fold_into_one_label_value():
+    assert task_label(TASK) == TASK
+    assert task_label("a.task.this.app.never.registered") == "other"
 
 
 def test_an_unreachable_broker_leaves_queue_length_out(client, monkeypatch):
@@ -305,6 +334,12 @@ def test_real_worker_exports_task_counts_and_runtimes(client, celery_worker, wor
     assert moved(after, "failed") == 1
     runs = "celery_task_runtime_seconds_count"
     assert value(after, runs, task=TASK) - value(before, runs, task=TASK) == 2
+    waits = "celery_task_queue_wait_seconds_count"
+    labels = {"task": TASK, "queue": worker_queue}
+    assert value(after, waits, **labels) - value(before, waits, **labels) == 2
+    assert value(after, "celery_tasks_in_flight") == 0
+    # Every task of the app has its stuck counter from the start, at 0.
+    assert value(after, "celery_stuck_tasks_total", task=TASK) == 0
     assert value(after, "celery_worker_up") == 1
     # The web reads the worker's (now empty) default queue from Redis.
     assert value(scrape(client), "celery_queue_length", queue=worker_queue) == 0

@@ -54,6 +54,17 @@ CELERY_TASK_RUNTIME = Histogram(
     ["task"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
 )
+CELERY_TASK_QUEUE_WAIT = Histogram(
+    "celery_task_queue_wait_seconds",
+    "Time from a task's publish (or its ETA) to its start (monitoring/task_timing.py).",
+    ["task", "queue"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
+)
+CELERY_TASKS_IN_FLIGHT = Gauge(
+    "celery_tasks_in_flight",
+    "Tasks running right now, per worker process tree.",
+    multiprocess_mode="livesum",
+)
 CELERY_MISSED_BEATS = Counter(
     "celery_beat_missed_total",
     "Runs of periodic tasks not started within the grace after they were due (missed_beats.py).",

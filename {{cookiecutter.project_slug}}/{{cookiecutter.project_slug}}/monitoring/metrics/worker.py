@@ -17,38 +17,60 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from celery import signals
+from celery import current_app, signals
 from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..missed_beats import MissedBeat
 from ..stuck_tasks import StuckTask
+from ..task_timing import queue_wait_seconds
 from .access import AccessPolicy
 from .exposition import CeleryWorkerUp, render
 from .instruments import (
     CELERY_MISSED_BEATS,
     CELERY_STUCK_TASKS,
+    CELERY_TASK_QUEUE_WAIT,
     CELERY_TASK_RUNTIME,
     CELERY_TASKS,
+    CELERY_TASKS_IN_FLIGHT,
 )
 
 logger = logging.getLogger(__name__)
 
 STATES = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}
+OTHER = "other"
 _started: dict[str, float] = {}
 _exporter: list[WSGIServer] = []
 
 
+def task_label(name: str) -> str:
+    """A registered task's name; anything else (a message for an unknown task) is one value."""
+    return name if name in current_app.tasks else OTHER
+
+
+def queue_label(request: Any) -> str:
+    """The queue a message came from, when the app declares it (else one value)."""
+    queue = (getattr(request, "delivery_info", None) or {}).get("routing_key") or ""
+    return queue if queue in current_app.amqp.queues else OTHER
+
+
 def task_started(task_id: str, task: Any, **_: object) -> None:
     _started[task_id] = time.perf_counter()
-    CELERY_TASKS.labels(task.name, "started").inc()
+    name = task_label(task.name)
+    CELERY_TASKS.labels(name, "started").inc()
+    CELERY_TASKS_IN_FLIGHT.inc()
+    wait = queue_wait_seconds(task.request, time.time())
+    if wait is not None:
+        CELERY_TASK_QUEUE_WAIT.labels(name, queue_label(task.request)).observe(wait)
 
 
 def task_finished(task_id: str, task: Any, state: str | None = None, **_: object) -> None:
     start = _started.pop(task_id, None)
+    name = task_label(task.name)
     if start is not None:
-        CELERY_TASK_RUNTIME.labels(task.name).observe(time.perf_counter() - start)
-    CELERY_TASKS.labels(task.name, STATES.get(state or "", str(state).lower())).inc()
+        CELERY_TASK_RUNTIME.labels(name).observe(time.perf_counter() - start)
+        CELERY_TASKS_IN_FLIGHT.dec()
+    CELERY_TASKS.labels(name, STATES.get(state or "", str(state).lower())).inc()
 
 
 def count_stuck_task(stuck: StuckTask) -> None:
@@ -92,8 +114,20 @@ def exporter_app(policy: AccessPolicy) -> Callable[..., Iterable[bytes]]:
     return app
 
 
+def start_series_at_zero() -> None:
+    """A stuck-task counter per task of the app (not Celery's own), at 0 from the start.
+
+    A counter first seen at 1 looks unchanged to increase(): the alert on it would miss
+    the first stuck run.
+    """
+    for name in current_app.tasks:
+        if not name.startswith("celery."):
+            CELERY_STUCK_TASKS.labels(name)
+
+
 def start_exporter(**_: object) -> None:
     """Serve this worker's metrics; a busy port is logged, the worker runs on without."""
+    start_series_at_zero()
     address, port = settings.METRICS_WORKER_ADDRESS, settings.METRICS_WORKER_PORT
     app = exporter_app(AccessPolicy.from_settings())
     try:
