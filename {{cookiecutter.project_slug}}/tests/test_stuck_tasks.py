@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from .conftest import PROJECT_DIR, clean_env, parse_json_lines, requires
 
 FACTOR = 5  # CELERY_STUCK_TASK_FACTOR for the worker here: nap's threshold is 1 s
 NAP = "tests.support.slow_tasks.nap"
+ONCE = "tests.support.slow_tasks.runs_at_most_once"
 IGNORE_THE_SOFT_LIMIT = "tests.support.slow_tasks.ignore_the_soft_limit"
 STUCK_LOGGER = "{{ cookiecutter.project_slug }}.monitoring.stuck_tasks"
 {%- if cookiecutter.use_sentry == "y" %}
@@ -53,6 +55,7 @@ def test_threshold(settings, task, time_limits, default_soft, expected):
 class Worker:
     queue: str
     log: Path
+    main_pid: int
 
     def send(self, name: str, *args: object, request_id: str | None = None) -> str:
         headers = {"request_id": request_id} if request_id else {}
@@ -110,7 +113,7 @@ def stuck_task_worker(folder: Path, **env: str) -> Iterator[Worker]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the worker did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield Worker(queue, log)
+        yield Worker(queue, log, process.pid)
     finally:
         process.terminate()
         try:
@@ -149,3 +152,29 @@ def test_a_task_that_swallows_its_soft_time_limit_is_reported(worker):
     [line] = worker.stuck_lines(task_id)
     assert line["threshold_s"] == 0.5
     assert "request_id" not in line
+
+
+def kill_pool_processes(worker: Worker) -> None:
+    """kill -9 the worker's pool processes (children of its main process), then wait for
+    the worker to say the task's process was lost."""
+    main = worker.main_pid
+    for pid in Path(f"/proc/{main}/task/{main}/children").read_text().split():
+        os.kill(int(pid), signal.SIGKILL)  # the busy one and the idle one
+    deadline = time.monotonic() + 30
+    while not any("WorkerLostError" in line["message"] for line in worker.lines()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no WorkerLostError within 30 s:\n{worker.log.read_text()}")
+        time.sleep(0.1)
+
+
+@requires("REDIS_URL")
+def test_a_pool_process_killed_under_a_task_is_reported_in_json(worker, tmp_path):
+    marker = tmp_path / "once"
+    worker.send(ONCE, str(marker), 60)
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kill_pool_processes(worker)
+    # Every line parses (lines() fails on any other), billiard's notice among them.
+    [exited] = [line for line in worker.lines() if line["logger"] == "multiprocessing"][:1]
+    assert exited["level"] == "error" and "exited with 'signal 9 (SIGKILL)'" in exited["message"]

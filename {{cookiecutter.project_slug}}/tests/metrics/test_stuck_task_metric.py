@@ -1,7 +1,9 @@
 """A stuck task is counted by the worker's exporter, once, under its registered name."""
 
+import time
+
 from ..conftest import free_port, requires
-from ..test_stuck_tasks import NAP, stuck_task_worker
+from ..test_stuck_tasks import NAP, ONCE, kill_pool_processes, stuck_task_worker
 from .scrape import parse, value
 from .test_metrics import http_get
 
@@ -18,3 +20,18 @@ def test_a_stuck_task_is_counted_once(tmp_path):
         status, body = http_get(f"http://127.0.0.1:{port}/metrics")
     assert status == 200, body
     assert value(parse(body), "celery_stuck_tasks_total", task=NAP) == 1.0
+
+
+def test_a_pool_process_killed_under_a_task_is_counted_as_worker_lost(tmp_path):
+    port = free_port()
+    with stuck_task_worker(tmp_path, METRICS_WORKER_PORT=str(port)) as worker:
+        marker = tmp_path / "once"
+        worker.send(ONCE, str(marker), 60)
+        wait_until = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < wait_until:
+            time.sleep(0.1)
+        kill_pool_processes(worker)
+        status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200, body
+    assert value(parse(body), "celery_tasks_total", task=ONCE, state="worker_lost") == 1.0
+    assert value(parse(body), "celery_tasks_total", task=ONCE, state="failed") == 0.0

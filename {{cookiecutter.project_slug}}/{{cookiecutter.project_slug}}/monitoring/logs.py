@@ -303,6 +303,7 @@ def build_logging(
             "encoding": "utf-8",
             "formatter": "file",
         }
+    root_handlers = ["stdout", *(["file"] if log_file else [])]
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -313,7 +314,7 @@ def build_logging(
         },
         "formatters": formatters,
         "handlers": handlers,
-        "root": {"level": level, "handlers": ["stdout", *(["file"] if log_file else [])]},
+        "root": {"level": level, "handlers": root_handlers},
         "loggers": {
             # Django's defaults add a console handler and e-mails to ADMINS (with
             # the request's headers): everything goes to the root handlers instead.
@@ -325,6 +326,15 @@ def build_logging(
             "gunicorn.error": {"handlers": [], "propagate": True},
             "celery.worker.strategy": {"filters": ["received_task_fields"]},
             "celery.app.trace": {"filters": ["finished_task_times"]},
+            # billiard (Celery's pool) logs to "multiprocessing" with propagation off: with
+            # no handler of its own, "Process ... exited with signal 9" went to stderr as
+            # plain text through logging's last-resort handler. Its INFO lines are one per
+            # pool process start: left out.
+            "multiprocessing": {
+                "level": "WARNING",
+                "handlers": root_handlers,
+                "propagate": False,
+            },
         },
     }
 

@@ -17,6 +17,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from billiard.exceptions import WorkerLostError
 from celery import current_app, signals
 from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -71,6 +72,16 @@ def task_finished(task_id: str, task: Any, state: str | None = None, **_: object
         CELERY_TASK_RUNTIME.labels(name).observe(time.perf_counter() - start)
         CELERY_TASKS_IN_FLIGHT.dec()
     CELERY_TASKS.labels(name, STATES.get(state or "", str(state).lower())).inc()
+
+
+def count_lost_worker(sender: Any, exception: BaseException | None = None, **_: object) -> None:
+    """task_failure in the main process: a pool process died under a task (kill -9, OOM).
+
+    The task's own process never ends it, so no other receiver sees the run finish. An
+    acks_late task requeued for another try (reject_on_worker_lost) sends no signal.
+    """
+    if isinstance(exception, WorkerLostError):
+        CELERY_TASKS.labels(task_label(sender.name), "worker_lost").inc()
 
 
 def count_stuck_task(stuck: StuckTask) -> None:
@@ -150,6 +161,7 @@ def stop_exporter(**_: object) -> None:
 RECEIVERS = (
     (signals.task_prerun, task_started),
     (signals.task_postrun, task_finished),
+    (signals.task_failure, count_lost_worker),
     (signals.worker_init, start_exporter),
     (signals.worker_shutdown, stop_exporter),
 )
