@@ -12,15 +12,15 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
 
 from .conftest import PROJECT_DIR, clean_env, settings_values
+from .support.celery_processes import celery_process, wait_until
 from .support.redis_server import RedisServer, needs_redis_server, redis_server
 
 INTERVAL = 0.2  # CELERY_PROBE_INTERVAL and beat's maximum loop interval here
@@ -33,16 +33,6 @@ def probe(name: str, folder: Path, *extra: str, env: dict[str, str] | None = Non
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=30, check=False,
         env=env or {**os.environ, "CELERY_PROBE_DIR": str(folder)},
     )  # fmt: skip
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds it took for `condition` to hold; fails after `timeout`."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    pytest.fail(f"{what}: not within {timeout} s")
 
 
 def passes(name: str, folder: Path) -> Callable[[], bool]:
@@ -61,10 +51,7 @@ def holds_for(name: str, folder: Path, seconds: float) -> bool:
     return True
 
 
-@contextmanager
-def celery(
-    args: list[str], server: RedisServer, folder: Path, log: Path, **extra_env: str
-) -> Iterator[subprocess.Popen]:
+def celery(args: list[str], server: RedisServer, folder: Path, log: Path, **extra_env: str):
     env = clean_env(
         DJANGO_SETTINGS_MODULE="config.settings.test",
         REDIS_URL=server.url,
@@ -74,21 +61,7 @@ def celery(
         METRICS_WORKER_PORT="0",
         **extra_env,
     )
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config.celery_app", *args],
-            cwd=PROJECT_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return celery_process(args, log, env)
 
 
 WORKER_ARGS = ["worker", "--pool=prefork", "--concurrency=1", "-Q", "probes",
@@ -99,7 +72,7 @@ WORKER_ARGS = ["worker", "--pool=prefork", "--concurrency=1", "-Q", "probes",
 def worker(tmp_path) -> Iterator[tuple[subprocess.Popen, RedisServer, Path]]:
     folder = tmp_path / "probes"
     with redis_server() as server, celery(WORKER_ARGS, server, folder, tmp_path / "log") as process:
-        wait_until(passes("worker-ready", folder), 60, "worker ready")
+        wait_until(passes("worker-ready", folder), 60, "worker ready", folder.parent / "log")
         yield process, server, folder
 
 
@@ -108,12 +81,14 @@ def test_a_stopped_consumer_fails_liveness_and_recovers(worker):
     process, _, folder = worker
     assert probe("worker-alive", folder).returncode == 0
     process.send_signal(signal.SIGSTOP)  # the main process: the consumer and its loop
-    took = wait_until(fails("worker-alive", folder), MAX_AGE + 3, "liveness failing")
+    took = wait_until(
+        fails("worker-alive", folder), MAX_AGE + 3, "liveness failing", folder.parent / "log"
+    )
     assert took >= MAX_AGE - INTERVAL - 0.1  # not before the file is really stale
     answer = probe("worker-alive", folder)
     assert "worker.alive is" in answer.stderr and "the worker is stuck" in answer.stderr
     process.send_signal(signal.SIGCONT)
-    wait_until(passes("worker-alive", folder), 5, "liveness back")
+    wait_until(passes("worker-alive", folder), 5, "liveness back", folder.parent / "log")
     assert probe("worker-ready", folder).returncode == 0
 
 
@@ -121,12 +96,12 @@ def test_a_stopped_consumer_fails_liveness_and_recovers(worker):
 def test_a_broker_outage_fails_readiness_and_never_liveness(worker):
     _, server, folder = worker
     server.stop()
-    wait_until(fails("worker-ready", folder), 15, "readiness failing")
+    wait_until(fails("worker-ready", folder), 15, "readiness failing", folder.parent / "log")
     assert "not consuming" in probe("worker-ready", folder).stderr
     # Reconnecting for several times the probe's limit: the worker is alive throughout.
     assert holds_for("worker-alive", folder, 4 * MAX_AGE)
     server.start()  # the same port: the worker's URL works again
-    wait_until(passes("worker-ready", folder), 45, "readiness back")
+    wait_until(passes("worker-ready", folder), 45, "readiness back", folder.parent / "log")
 
 
 @needs_redis_server
@@ -173,13 +148,15 @@ def test_beat_liveness_follows_its_ticks(tmp_path):
     args = ["--quiet", "beat", "--schedule", str(tmp_path / "schedule"), "--loglevel=INFO"]
     assert "has not started" in probe("beat-alive", folder).stderr
     with redis_server() as server, celery(args, server, folder, tmp_path / "log") as beat:
-        wait_until(passes("beat-alive", folder), 60, "beat alive")
+        wait_until(passes("beat-alive", folder), 60, "beat alive", folder.parent / "log")
         assert holds_for("beat-alive", folder, 2 * MAX_AGE)  # ticks keep it fresh
         beat.send_signal(signal.SIGSTOP)
-        wait_until(fails("beat-alive", folder), MAX_AGE + 3, "beat liveness failing")
+        wait_until(
+            fails("beat-alive", folder), MAX_AGE + 3, "beat liveness failing", folder.parent / "log"
+        )
         assert "the beat is stuck" in probe("beat-alive", folder).stderr
         beat.send_signal(signal.SIGCONT)
-        wait_until(passes("beat-alive", folder), 5, "beat liveness back")
+        wait_until(passes("beat-alive", folder), 5, "beat liveness back", folder.parent / "log")
 
 
 def test_fresh_stale_and_missing_files(tmp_path):

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +15,8 @@ from django.core.cache import cache
 
 from {{ cookiecutter.project_slug }}.monitoring.missed_beats import LAST_RUN_KEY, missed_beats
 
-from .conftest import PROJECT_DIR, clean_env, parse_json_lines, requires
+from .conftest import clean_env, parse_json_lines, requires
+from .support.celery_processes import celery_process, wait_until
 
 NOW = datetime(2026, 12, 2, 12, 0, 30, tzinfo=UTC).timestamp()
 MISSED_LOGGER = "{{ cookiecutter.project_slug }}.monitoring.missed_beats"
@@ -82,24 +78,6 @@ def test_health_shows_a_missed_beat_as_a_warning(client, monkeypatch):
     assert client.get("/health/").json()["checks"]["beat"]["status"] == "ok"
 
 
-@contextmanager
-def celery_process(args: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config.celery_app", *args],
-            cwd=PROJECT_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def lines(log: Path, logger: str) -> list[dict]:
     return [line for line in parse_json_lines(log.read_text()) if line["logger"] == logger]
 
@@ -107,15 +85,6 @@ def lines(log: Path, logger: str) -> list[dict]:
 def runs(log: Path) -> int:
     finished = lines(log, "celery.app.trace")
     return len([line for line in finished if "succeeded" in line["message"]])
-
-
-def wait_for(condition, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{what}: not within {timeout} s\n{log.read_text()[-3000:]}")
 
 
 @requires("REDIS_URL")
@@ -141,10 +110,10 @@ def test_a_stopped_beat_is_reported_once_by_the_workers(tmp_path):
     beat_args = ["--quiet", "beat", "--schedule", str(tmp_path / "schedule")]
     with celery_process(worker_args, worker_log, env):
         with celery_process(beat_args, beat_log, env):
-            wait_for(lambda: runs(worker_log) >= 3, 60, "three periodic runs", worker_log)
+            wait_until(lambda: runs(worker_log) >= 3, 60, "three periodic runs", worker_log)
             assert lines(worker_log, MISSED_LOGGER) == []  # on time: nothing reported
         # Beat stopped: due 1 s after its last send, missed 1 s after that.
-        wait_for(lambda: lines(worker_log, MISSED_LOGGER), 15, "the missed report", worker_log)
+        wait_until(lambda: lines(worker_log, MISSED_LOGGER), 15, "the missed report", worker_log)
         time.sleep(2)  # checked ten more times
         [report] = lines(worker_log, MISSED_LOGGER)
     assert report["level"] == "warning"

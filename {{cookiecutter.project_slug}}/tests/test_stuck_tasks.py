@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -20,7 +18,8 @@ from celery.exceptions import AlwaysEagerIgnored
 from config.celery_app import app as celery_app
 from {{ cookiecutter.project_slug }}.monitoring.stuck_tasks import threshold_seconds
 
-from .conftest import PROJECT_DIR, clean_env, parse_json_lines, requires
+from .conftest import clean_env, parse_json_lines, requires
+from .support.celery_processes import celery_process, wait_until
 
 FACTOR = 5  # CELERY_STUCK_TASK_FACTOR for the worker here: nap's threshold is 1 s
 NAP = "tests.support.slow_tasks.nap"
@@ -99,28 +98,15 @@ def stuck_task_worker(folder: Path, **env: str) -> Iterator[Worker]:
         "METRICS_WORKER_PORT": "0",
         **QUIET,
     }
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker",
-             "--pool=prefork", "--concurrency=2", "-Q", queue, "-I", "tests.support.slow_tasks",
-             "--without-mingle", "--without-gossip", "--loglevel=INFO"],
-            cwd=PROJECT_DIR, env=clean_env(**{**variables, **env}),
-            stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the worker did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+    args = [
+        *("worker", "--pool=prefork", "--concurrency=2", "-Q", queue),
+        *("-I", "tests.support.slow_tasks", "--without-mingle", "--without-gossip"),
+    ]
+    with celery_process(args, log, clean_env(**{**variables, **env})) as process:
+        started = lambda: process.poll() is not None or "ready." in log.read_text()  # noqa: E731
+        wait_until(started, 60, "the worker's start", log)
+        assert process.poll() is None, log.read_text()
         yield Worker(queue, log, process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
@@ -160,20 +146,15 @@ def kill_pool_processes(worker: Worker) -> None:
     main = worker.main_pid
     for pid in Path(f"/proc/{main}/task/{main}/children").read_text().split():
         os.kill(int(pid), signal.SIGKILL)  # the busy one and the idle one
-    deadline = time.monotonic() + 30
-    while not any("WorkerLostError" in line["message"] for line in worker.lines()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"no WorkerLostError within 30 s:\n{worker.log.read_text()}")
-        time.sleep(0.1)
+    lost = lambda: any("WorkerLostError" in line["message"] for line in worker.lines())  # noqa: E731
+    wait_until(lost, 30, "WorkerLostError", worker.log)
 
 
 @requires("REDIS_URL")
 def test_a_pool_process_killed_under_a_task_is_reported_in_json(worker, tmp_path):
     marker = tmp_path / "once"
     worker.send(ONCE, str(marker), 60)
-    deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(marker.exists, 30, "the task's start", worker.log)
     kill_pool_processes(worker)
     # Every line parses (lines() fails on any other), billiard's notice among them.
     [exited] = [line for line in worker.lines() if line["logger"] == "multiprocessing"][:1]

@@ -9,17 +9,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from celery import Celery
 from celery.exceptions import AlwaysEagerIgnored
 
-from .conftest import PROJECT_DIR, clean_env
+from .conftest import clean_env
+from .support.celery_processes import start_celery, wait_until
 from .support.redis_server import needs_redis_server, redis_server
 
 SAFE = "tests.support.slow_tasks.safe_to_repeat"
@@ -36,27 +33,16 @@ def start_worker(broker: str, folder: Path, log: Path) -> subprocess.Popen:
         CELERY_PROBE_DIR=str(folder / "probes"),
         METRICS_WORKER_PORT="0",
     )
-    with open(log, "a") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker",
-             "--pool=prefork", "--concurrency=2", "-Q", "delivery", "-I",
-             "tests.support.slow_tasks", "--without-mingle", "--without-gossip"],
-            cwd=PROJECT_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the kill takes the children
-        )  # fmt: skip
+    args = [
+        *("worker", "--pool=prefork", "--concurrency=2", "-Q", "delivery"),
+        *("-I", "tests.support.slow_tasks", "--without-mingle", "--without-gossip"),
+    ]
+    # A process group of its own: the kill takes the pool processes too.
+    return start_celery(args, log, env, start_new_session=True)
 
 
 def starts(path: Path) -> int:
     return path.read_text().count("started") if path.exists() else 0
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{what}: not within {timeout} s\n{log.read_text()[-4000:]}")
 
 
 def test_a_killed_worker_reruns_acks_late_tasks_and_never_the_others(tmp_path):

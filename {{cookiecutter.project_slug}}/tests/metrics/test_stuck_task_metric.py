@@ -1,8 +1,7 @@
 """A stuck task is counted by the worker's exporter, once, under its registered name."""
 
-import time
-
 from ..conftest import free_port, requires
+from ..support.celery_processes import wait_until
 from ..test_stuck_tasks import NAP, ONCE, kill_pool_processes, stuck_task_worker
 from .scrape import parse, value
 from .test_metrics import http_get
@@ -27,9 +26,7 @@ def test_a_pool_process_killed_under_a_task_is_counted_as_worker_lost(tmp_path):
     with stuck_task_worker(tmp_path, METRICS_WORKER_PORT=str(port)) as worker:
         marker = tmp_path / "once"
         worker.send(ONCE, str(marker), 60)
-        wait_until = time.monotonic() + 30
-        while not marker.exists() and time.monotonic() < wait_until:
-            time.sleep(0.1)
+        wait_until(marker.exists, 30, "the task's start", worker.log)
         kill_pool_processes(worker)
         status, body = http_get(f"http://127.0.0.1:{port}/metrics")
     assert status == 200, body
