@@ -16,7 +16,6 @@ import argparse
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 TEMPLATE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TEMPLATE / "scripts"))
 
-from ports import free_port  # noqa: E402
+from ports import redis_server  # noqa: E402
 from venvs import venv_for  # noqa: E402
 
 SLUG = "my_project"
@@ -45,19 +44,6 @@ def run_measured(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[fl
     return (usage.ru_utime + usage.ru_stime) * 1000, wall, process.returncode
 
 
-def wait_for_redis(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"redis-server did not answer on {port}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
@@ -69,59 +55,53 @@ def main() -> None:
     )
     project = workdir / SLUG
     python = venv_for(project) / "bin" / "python"
-    port = free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-         "--appendonly", "no"], stdout=subprocess.DEVNULL,
-    )  # fmt: skip
     probes = workdir / "probes"
     node = f"bench@{platform.node()}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "REDIS_URL": f"redis://127.0.0.1:{port}/0",
         "CELERY_PROBE_DIR": str(probes),
         "METRICS_WORKER_PORT": "0",
         "LOG_LEVEL": "WARNING",
     }
-    worker = None
     try:
-        wait_for_redis(port)
-        worker = subprocess.Popen(
-            [python, "-m", "celery", "-A", "config.celery_app", "worker", "-c", "1", "-n", node],
-            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        probe = ["sh", "scripts/celery_probe.sh"]
-        deadline = time.monotonic() + 60
-        while run_measured([*probe, "worker-ready"], project, env)[2] != 0:
-            if time.monotonic() > deadline:
-                raise SystemExit("the worker did not become ready within 60 s")
-            time.sleep(0.2)
-        variants = {
-            "sh scripts/celery_probe.sh worker-alive": [*probe, "worker-alive"],
-            # What the same check costs in Python: the interpreter's start is most of it.
-            "python -S -c <stat the file>": [
-                str(python), "-S", "-c",
-                f"import os, time; time.time() - os.stat('{probes}/worker.alive').st_mtime",
-            ],
-            "celery inspect ping -d <node>": [
-                str(python), "-m", "celery", "-A", "config.celery_app", "inspect", "ping",
-                "-d", node, "--timeout", "10",
-            ],
-        }  # fmt: skip
-        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
-        for _ in range(args.rounds):
-            for name, command in variants.items():
-                cpu, wall, status = run_measured(command, project, env)
-                if status != 0:
-                    raise SystemExit(f"{name} failed (exit {status}) on a healthy worker")
-                samples[name].append((cpu, wall))
+        with redis_server() as port:
+            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            worker = subprocess.Popen(
+                [python, "-m", "celery", "-A", "config.celery_app", "worker", "-c", "1",
+                 "-n", node],
+                cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                probe = ["sh", "scripts/celery_probe.sh"]
+                deadline = time.monotonic() + 60
+                while run_measured([*probe, "worker-ready"], project, env)[2] != 0:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("the worker did not become ready within 60 s")
+                    time.sleep(0.2)
+                variants = {
+                    "sh scripts/celery_probe.sh worker-alive": [*probe, "worker-alive"],
+                    # What the same check costs in Python: the interpreter's start is most of it.
+                    "python -S -c <stat the file>": [
+                        str(python), "-S", "-c",
+                        f"import os, time; time.time() - os.stat('{probes}/worker.alive').st_mtime",
+                    ],
+                    "celery inspect ping -d <node>": [
+                        str(python), "-m", "celery", "-A", "config.celery_app", "inspect", "ping",
+                        "-d", node, "--timeout", "10",
+                    ],
+                }  # fmt: skip
+                samples: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+                for _ in range(args.rounds):
+                    for name, command in variants.items():
+                        cpu, wall, status = run_measured(command, project, env)
+                        if status != 0:
+                            raise SystemExit(f"{name} failed (exit {status}) on a healthy worker")
+                        samples[name].append((cpu, wall))
+            finally:
+                worker.terminate()
+                worker.wait(timeout=30)
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
-        redis.kill()
-        redis.wait()
         shutil.rmtree(workdir, ignore_errors=True)
 
     cpu = {name: statistics.median(c for c, _ in values) for name, values in samples.items()}

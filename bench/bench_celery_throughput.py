@@ -35,7 +35,7 @@ from pathlib import Path
 TEMPLATE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TEMPLATE / "scripts"))
 
-from ports import free_port  # noqa: E402
+from ports import redis_server  # noqa: E402
 from venvs import venv_for  # noqa: E402
 
 SLUG = "my_project"
@@ -151,35 +151,29 @@ def main() -> None:
     (project / "bench_tasks.py").write_text(TASKS_MODULE)
     (project / "bare_app.py").write_text(BARE_APP)
     python = venv_for(project) / "bin" / "python"
-    port = free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-         "--appendonly", "no"], stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "LOG_FORMAT": "json",
-        "REDIS_URL": url,
-        "BENCH_COUNTER_URL": url,  # db 0, where redis_command() reads
-        "BENCH_TASKS": str(args.tasks),
-        "CELERY_PROBE_DIR": str(workdir / "probes"),
-        "METRICS_WORKER_PORT": "0",
-        "SENTRY_DSN": "",
-        "PYTHONPATH": str(project),
-    }
-    rates: dict[str, list[float]] = {"bare": [], "bare, same settings": [], "ours": []}
     try:
-        time.sleep(0.5)
-        for number in range(args.rounds):
-            names = list(rates)
-            for name in names if number % 2 == 0 else reversed(names):
-                rates[name].append(one_round(name, python, project, env, port, args.tasks))
-                print(f"round {number + 1} {name}: {rates[name][-1]:.0f} tasks/s", file=sys.stderr)
+        with redis_server() as port:
+            url = f"redis://127.0.0.1:{port}/0"
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+                "DJANGO_SETTINGS_MODULE": "config.settings.local",
+                "LOG_FORMAT": "json",
+                "REDIS_URL": url,
+                "BENCH_COUNTER_URL": url,  # db 0, where redis_command() reads
+                "BENCH_TASKS": str(args.tasks),
+                "CELERY_PROBE_DIR": str(workdir / "probes"),
+                "METRICS_WORKER_PORT": "0",
+                "SENTRY_DSN": "",
+                "PYTHONPATH": str(project),
+            }
+            rates: dict[str, list[float]] = {"bare": [], "bare, same settings": [], "ours": []}
+            for number in range(args.rounds):
+                names = list(rates)
+                for name in names if number % 2 == 0 else reversed(names):
+                    rate = one_round(name, python, project, env, port, args.tasks)
+                    rates[name].append(rate)
+                    print(f"round {number + 1} {name}: {rate:.0f} tasks/s", file=sys.stderr)
     finally:
-        redis.kill()
-        redis.wait()
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"{args.tasks} trivial tasks per round, {args.rounds} interleaved rounds, prefork,")
     print(f"one child, on {platform.machine()}:\n")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -40,3 +42,33 @@ def hanging_server() -> Iterator[int]:
         for conn in held:
             conn.close()
         listener.close()
+
+
+@contextmanager
+def redis_server() -> Iterator[int]:
+    """A redis-server of the caller's own on a free loopback port, saving nothing; its port.
+
+    For benchmarks that must not share, flush or stop the machine's Redis.
+    """
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"redis-server did not answer on {port}") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.kill()
+        process.wait()
