@@ -9,10 +9,12 @@ from the first start to the last end, through a Redis counter the task increment
 two apps alternate round by round:
 
 - bare: `Celery(broker=...)` and the same task, nothing else;
+- bare, same settings: plus the Redis result backend the project's settings configure;
 - ours: config.celery_app under local settings with JSON logs, so every receiver of
   monitoring/celery_signals.py runs (correlation, task timing, metrics in multiprocess
   files, probe files, stuck-task and missed-beat steps). No SENTRY_DSN: the SDK's cost is
-  measured by bench/sentry_options.py.
+  measured by bench/sentry_options.py;
+- ours, task events on: CELERY_TASK_EVENTS=true, what Flower needs.
 
 Prints Markdown for BENCHMARKS.md.
 """
@@ -68,11 +70,8 @@ from celery import Celery
 app = Celery("bare", broker=os.environ["REDIS_URL"])
 app.conf.worker_prefetch_multiplier = 1
 if os.environ.get("BENCH_SAME_SETTINGS"):
-    # What the project's settings add per task, monitoring aside: a stored result and
-    # task events (config/settings/base.py).
+    # What the project's settings add per task, monitoring aside: a stored result.
     app.conf.result_backend = os.environ["REDIS_URL"]
-    app.conf.worker_send_task_events = True
-    app.conf.task_send_sent_event = True
 import bench_tasks  # noqa: E402, F401
 '''
 
@@ -113,8 +112,12 @@ def one_round(
     """Tasks per second of one worker run over `tasks` queued tasks."""
     redis_command(port, "FLUSHALL")
     queue_tasks(python, project, env, tasks)
-    app = "config.celery_app" if name == "ours" else "bare_app"
-    env = {**env, "BENCH_SAME_SETTINGS": "1" if name == "bare, same settings" else ""}
+    app = "config.celery_app" if name.startswith("ours") else "bare_app"
+    env = {
+        **env,
+        "BENCH_SAME_SETTINGS": "1" if name == "bare, same settings" else "",
+        "CELERY_TASK_EVENTS": "true" if name == "ours, task events on" else "false",
+    }
     worker = subprocess.Popen(
         [python, "-m", "celery", "-A", app, "worker", "--pool=prefork", "--concurrency=1",
          "-Q", QUEUE, "-I", "bench_tasks", "--without-mingle", "--without-gossip",
@@ -166,7 +169,12 @@ def main() -> None:
                 "SENTRY_DSN": "",
                 "PYTHONPATH": str(project),
             }
-            rates: dict[str, list[float]] = {"bare": [], "bare, same settings": [], "ours": []}
+            rates: dict[str, list[float]] = {
+                "bare": [],
+                "bare, same settings": [],
+                "ours": [],
+                "ours, task events on": [],
+            }
             for number in range(args.rounds):
                 names = list(rates)
                 for name in names if number % 2 == 0 else reversed(names):
@@ -176,16 +184,18 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"{args.tasks} trivial tasks per round, {args.rounds} interleaved rounds, prefork,")
-    print(f"one child, on {platform.machine()}:\n")
-    print("| round | bare | bare, same settings | ours | ours / bare | ours / same settings |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    rows = zip(rates["bare"], rates["bare, same settings"], rates["ours"], strict=True)
-    for number, (bare, same, ours) in enumerate(rows, 1):
-        cells = (f"{bare:.0f}", f"{same:.0f}", f"{ours:.0f}", f"{ours / bare:.2f}")
-        print(f"| {number} | {' | '.join(cells)} | {ours / same:.2f} |")
-    for base in ("bare", "bare, same settings"):
-        ratios = [o / b for o, b in zip(rates["ours"], rates[base], strict=True)]
-        print(f"\nMedian ratio ours / {base}: **{statistics.median(ratios):.2f}**")
+    print(f"one child, tasks per second on {platform.machine()}:\n")
+    print("| round | " + " | ".join(rates) + " |")
+    print("| --- |" + " ---: |" * len(rates))
+    for number in range(args.rounds):
+        print(f"| {number + 1} | " + " | ".join(f"{r[number]:.0f}" for r in rates.values()) + " |")
+    for name, base in (
+        ("ours", "bare"),
+        ("ours", "bare, same settings"),
+        ("ours, task events on", "ours"),
+    ):
+        ratios = [o / b for o, b in zip(rates[name], rates[base], strict=True)]
+        print(f"\nMedian of per-round ratios, {name} / {base}: **{statistics.median(ratios):.2f}**")
 
 
 if __name__ == "__main__":

@@ -137,8 +137,11 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = _env_number(
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Our logging configuration owns the root logger, in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# Task events (several broker messages per task) feed Flower or an events-based exporter.
+# The project's own logs and metrics come from signals, so they stay off unless you run
+# one of those: CELERY_TASK_EVENTS=true (docs/celery.md has what they cost).
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=False)
+CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
 # Liveness and readiness files of the worker and beat (monitoring/celery_probes.py), read
 # by scripts/celery_probe.sh, which defaults to the same folder: one per user, so another
 # account cannot plant them. Celery ignores both names.
