@@ -1,5 +1,6 @@
 """Dead processes' metric files are folded into totals: real gunicorn workers recycled and
-killed, scrapes during exits, and the prometheus-client file format the folding relies on."""
+killed, a real prefork Celery worker's children, scrapes during exits, and the
+prometheus-client file format the folding relies on."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from {{ cookiecutter.project_slug }}.monitoring.metrics._multiprocess_files impo
     fold_process_files,
 )
 
-from ..conftest import PROJECT_DIR, clean_env, free_port
+from ..conftest import PROJECT_DIR, celery_app, child_database_url, clean_env, free_port
+from ..support.redis_server import needs_redis_server, redis_server
 from .scrape import parse, value
 
 LIVE_2XX = {"method": "GET", "route": "/health/live/", "status_class": "2xx"}
@@ -232,3 +234,78 @@ def test_scrapes_during_exits_never_fail_or_go_backwards(recycling_gunicorn):
     settled_workers(master, folder)
     assert files_not_of(folder, children(master.pid)) == set()
 
+
+# Celery -------------------------------------------------------------------------------
+@needs_redis_server
+@pytest.mark.django_db(transaction=True)
+def test_celery_children_are_folded_when_they_end_or_are_killed(tmp_path, monkeypatch):
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    queue = f"fold-{os.getpid()}"
+    port = free_port()
+    scratch = tmp_path / "tmp"  # the worker's metrics folder is made in its TMPDIR
+    scratch.mkdir()
+    with redis_server() as broker:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": child_database_url(),
+            "REDIS_URL": broker.url,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "METRICS_WORKER_ADDRESS": "127.0.0.1",
+            "METRICS_WORKER_PORT": str(port),
+            "TMPDIR": str(scratch),
+        }
+        log = tmp_path / "worker.log"
+        with open(log, "w") as output:
+            worker = subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "config.celery_app", "worker",
+                    "--pool=prefork", "--concurrency=2", "--max-tasks-per-child=2",
+                    "-Q", queue, "-I", "tests.support.slow_tasks",
+                    "--without-mingle", "--without-gossip",
+                ],
+                cwd=PROJECT_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        exporter = f"http://127.0.0.1:{port}/metrics"
+        try:
+            wait_for(lambda: _answers(exporter), timeout=60)
+            folder = next(scratch.glob("celery-metrics-*"))
+            with celery_app.connection_for_write(broker.url) as connection:
+
+                def nap(count: int) -> None:
+                    for _ in range(count):
+                        celery_app.send_task(
+                            "tests.support.slow_tasks.nap", (0,), queue=queue,
+                            connection=connection,
+                        )  # fmt: skip
+
+                def succeeded() -> float:
+                    samples = parse(get(exporter))
+                    task = "tests.support.slow_tasks.nap"
+                    return value(samples, "celery_tasks_total", task=task, state="succeeded")
+
+                nap(20)  # about 10 children end after 2 tasks each
+                wait_for(lambda: succeeded() == 20, timeout=60)
+                live = wait_for(lambda: len(c := children(worker.pid)) == 2 and c)
+                assert files_not_of(folder, live | {worker.pid}) == set()
+                assert "counter_folded.db" in {p.name for p in folder.glob("*.db")}
+
+                # A child killed outright cannot fold its own files: the next scrape does.
+                nap(1)
+                wait_for(lambda: succeeded() == 21, timeout=30)
+                victim = next(
+                    pid for pid in children(worker.pid) if list(folder.glob(f"*_{pid}.db"))
+                )
+                os.kill(victim, signal.SIGKILL)
+                wait_for(lambda: victim not in children(worker.pid))
+                assert succeeded() == 21
+                assert not list(folder.glob(f"*_{victim}.db"))
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            if worker.returncode not in (0, -signal.SIGTERM):
+                print(log.read_text())
