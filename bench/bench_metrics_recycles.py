@@ -4,9 +4,12 @@ Renders the template with its defaults and serves it twice with gunicorn (2 sync
 production settings, loopback): once as rendered (child_exit folds a dead worker's
 counters and histograms into per-type totals) and once with the child_exit from before
 the fold (drop the in-flight gauge only), so every dead worker leaves its files behind.
-Both use max_requests=1: every request, scrapes included, recycles a worker. They are
-driven alike, and at 0, 100, 500 and 2,000 recycles each is scraped in interleaved
-rounds; the scrape's request total is checked against the requests sent.
+Both use max_requests=1: every request recycles a worker. They are driven alike, and at
+0, 100, 500 and 2,000 recycles each folder is scraped in interleaved rounds, timing what
+/metrics does with it (MultiProcessCollector + generate_latest, in the render's venv, under
+the fold lock): an HTTP scrape here would land on a worker forked a moment before and time
+its warm-up instead. One HTTP /metrics per checkpoint checks the request total against the
+requests sent.
 
 --preload makes a recycle a fork of the loaded master rather than a fresh Django start
 (~1 s here), so 2,000 real recycles take a few minutes; what a scrape reads (the files in
@@ -41,6 +44,22 @@ from ports import free_port  # noqa: E402
 from venvs import venv_for  # noqa: E402
 
 PATH = "/health/live/"
+# Runs in the render's venv: median seconds of a scrape of the folder argv[1], argv[2] times.
+SCRAPE_LOOP = """
+import statistics, sys, time
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from my_project.monitoring.metrics._multiprocess_files import folder_lock
+times = []
+for _ in range(int(sys.argv[2])):
+    start = time.perf_counter()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=sys.argv[1])
+    with folder_lock(sys.argv[1], exclusive=False):
+        generate_latest(registry)
+    times.append(time.perf_counter() - start)
+print(statistics.median(times))
+"""
 COUNTED = re.compile(
     r'^http_requests_total\{method="GET",route="/health/live/",status_class="2xx"\} (\S+)$', re.M
 )
@@ -65,7 +84,7 @@ def get(port: int, path: str) -> tuple[int, bytes]:
 
 class Server:
     def __init__(self, name: str, project: Path, workdir: Path) -> None:
-        self.name, self.port, self.sent = name, free_port(), 0
+        self.name, self.port, self.sent, self.project = name, free_port(), 0, project
         self.folder = workdir / f"metrics-{name}"
         self.folder.mkdir()  # --preload: the master records metrics before on_starting
         env = {
@@ -104,15 +123,18 @@ class Server:
             raise SystemExit(f"{self.name}: non-200 answers while driving")
         self.sent += requests
 
-    def scrape(self) -> tuple[float, float]:
-        """Seconds one scrape took, and the request total it reported."""
-        start = time.perf_counter()
+    def counted(self) -> float:
+        """The request total an HTTP scrape reports."""
         status, body = get(self.port, "/metrics")
-        elapsed = time.perf_counter() - start
         if status != 200:
             raise SystemExit(f"{self.name}: /metrics answered {status}")
         match = COUNTED.search(body.decode())
-        return elapsed, float(match.group(1)) if match else 0.0
+        return float(match.group(1)) if match else 0.0
+
+    def scrape_seconds(self, repeat: int) -> float:
+        python = venv_for(self.project) / "bin" / "python"
+        command = [python, "-c", SCRAPE_LOOP, str(self.folder), str(repeat)]
+        return float(subprocess.check_output(command, cwd=self.project, text=True))
 
     def files(self) -> int:
         return len(list(self.folder.glob("*.db")))
@@ -156,15 +178,15 @@ def main() -> None:
                 recycled = checkpoint
                 drive_s = time.monotonic() - started
                 time.sleep(1)  # the last exits are folded
+                for server in servers:
+                    if (total := server.counted()) != server.sent:
+                        raise SystemExit(
+                            f"{server.name}: scrape counted {total}, sent {server.sent}"
+                        )
                 times: dict[str, list[float]] = {s.name: [] for s in servers}
                 for _ in range(args.rounds):  # interleaved: noise hits both alike
                     for server in servers:
-                        elapsed, total = server.scrape()
-                        if total != server.sent:
-                            raise SystemExit(
-                                f"{server.name}: scrape counted {total}, sent {server.sent}"
-                            )
-                        times[server.name].append(elapsed)
+                        times[server.name].append(server.scrape_seconds(5))
                 line = [f"{checkpoint:>5} recycles ({drive_s:5.1f} s to drive both):"]
                 for server in servers:
                     median = statistics.median(times[server.name])
