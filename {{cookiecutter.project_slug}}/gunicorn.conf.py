@@ -77,10 +77,18 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    """Drop a dead worker's in-flight gauge; its counters stay in the totals."""
+    """A worker ended (recycled, timed out or killed): drop its in-flight gauge and fold its
+    counters and histograms into the totals, so a scrape reads one file per metric type
+    for all dead workers, not one per recycle (docs/metrics.md)."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    from {{ cookiecutter.project_slug }}.monitoring.metrics._multiprocess_files import (
+        fold_process_files,
+    )
+
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    multiprocess.mark_process_dead(worker.pid, folder)
+    fold_process_files(folder, worker.pid)
 
 
 def on_exit(server):

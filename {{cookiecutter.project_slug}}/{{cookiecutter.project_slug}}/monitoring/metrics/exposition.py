@@ -18,6 +18,8 @@ from prometheus_client.registry import Collector
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ._multiprocess_files import folder_lock
+
 logger = logging.getLogger(__name__)
 
 # Kombu's Redis transport keeps messages sent with a priority in extra lists.
@@ -28,13 +30,18 @@ REDIS_TIMEOUT_S = 0.25
 def render(*extra: Collector) -> bytes:
     """The Prometheus text exposition of every process's metrics and of `extra`."""
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)
-    else:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
         registry.register(REGISTRY)
+        for collector in extra:
+            registry.register(collector)
+        return generate_latest(registry)
+    MultiProcessCollector(registry, path=folder)
     for collector in extra:
         registry.register(collector)
-    return generate_latest(registry)
+    # Shared with other scrapes; a dead process's files are folded while none reads.
+    with folder_lock(folder, exclusive=False):
+        return generate_latest(registry)
 
 
 @lru_cache(maxsize=4)

@@ -3,11 +3,19 @@
 A worker and its prefork children write samples to the private PROMETHEUS_MULTIPROC_DIR
 that config/celery_app.py chose; the exporter thread in the main process adds them up.
 Prometheus scrapes every worker on METRICS_WORKER_PORT (no push gateway).
+
+A child that ends (worker_max_tasks_per_child, a time limit, a crash) leaves files a scrape
+would read for ever: they are folded into the totals (_multiprocess_files.py). A child
+ending normally folds its own on worker_process_shutdown; one killed outright cannot, so
+each scrape first folds the files of pids that are no longer alive. A scrape is the one
+moment the files are read, so nothing needs a timer, and a pid is only folded once its
+process is gone (reaped), so no sample it wrote can be missed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -21,10 +29,12 @@ from billiard.exceptions import WorkerLostError
 from celery import current_app, signals
 from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import mark_process_dead
 
 from ..missed_beats import MissedBeat
 from ..stuck_tasks import StuckTask
 from ..task_timing import queue_wait_seconds
+from ._multiprocess_files import fold_process_files, pids_with_files
 from .access import AccessPolicy
 from .exposition import CeleryWorkerUp, render
 from .instruments import (
@@ -94,6 +104,39 @@ def count_missed_beat(missed: MissedBeat) -> None:
     CELERY_MISSED_BEATS.labels(missed.entry).inc()
 
 
+# Files of ended children --------------------------------------------------------------
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process now has that pid
+    return True
+
+
+def _ended(folder: str, pid: int) -> None:
+    """What gunicorn.conf.py's child_exit does for a web worker."""
+    mark_process_dead(pid, folder)
+    fold_process_files(folder, pid)
+
+
+def fold_ended_processes() -> None:
+    """Fold the files of every process in the metrics folder that is gone."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        for pid in pids_with_files(folder):
+            if pid != os.getpid() and not _alive(pid):
+                _ended(folder, pid)
+
+
+def fold_own_files(**_: object) -> None:
+    """worker_process_shutdown, in a child that is ending: it records nothing more."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        _ended(folder, os.getpid())
+
+
 # Exporter -----------------------------------------------------------------------------
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
@@ -115,6 +158,7 @@ def exporter_app(policy: AccessPolicy) -> Callable[..., Iterable[bytes]]:
         status = policy.status_for(environ) if environ.get("PATH_INFO") == "/metrics" else 404
         phrase = HTTPStatus(status).phrase
         if status == 200:
+            fold_ended_processes()
             body, kind = render(CeleryWorkerUp()), CONTENT_TYPE_LATEST
         else:
             body, kind = phrase.encode(), "text/plain"
@@ -164,4 +208,5 @@ RECEIVERS = (
     (signals.task_failure, count_lost_worker),
     (signals.worker_init, start_exporter),
     (signals.worker_shutdown, stop_exporter),
+    (signals.worker_process_shutdown, fold_own_files),
 )
