@@ -138,7 +138,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Our logging configuration owns the root logger, in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task events (several broker messages per task) feed Flower or an events-based exporter.
-# The project's own logs and metrics come from signals, so they stay off unless you run
+# The project's own logs{% if cookiecutter.use_prometheus == "y" %} and metrics{% endif %} come from signals, so they stay off unless you run
 # one of those: CELERY_TASK_EVENTS=true (docs/celery.md has what they cost).
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=False)
 CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
