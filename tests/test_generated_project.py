@@ -47,7 +47,8 @@ def test_generated_suite_passes_on_real_services(bake, service_env, name):
         env["REQUIRE_PROMETHEUS"] = "1"
     python = venv_for(project) / "bin" / "python"
     suite = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        # Two processes: most of the suite waits on real workers, servers and Prometheus.
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"],
         cwd=project,
         env=env,
         capture_output=True,
