@@ -324,11 +324,15 @@ def test_delivery_gives_up_after_the_limit_and_logs_an_error(stubs, settings, wo
     alert = make_alert(Severity.CRITICAL)
     dispatch_alert.delay(alert.to_dict())
     assert len(pagerduty.wait_for(alert.id, settings.ALERT_MAX_TRIES)) == settings.ALERT_MAX_TRIES
+
+    def gave_up() -> list[str]:  # this alert's line: an earlier test's gave up too
+        lines = worker_log(worker_queue).splitlines()
+        return [line for line in lines if "alert delivery gave up" in line and alert.id in line]
+
     deadline = time.monotonic() + 10
-    while "alert delivery gave up" not in worker_log(worker_queue) and time.monotonic() < deadline:
+    while not gave_up() and time.monotonic() < deadline:
         time.sleep(0.1)
-    lines = [line for line in worker_log(worker_queue).splitlines() if alert.id in line]
-    assert any("alert delivery gave up" in line and "pagerduty" in line for line in lines)
+    assert any("pagerduty" in line for line in gave_up())
     assert len(pagerduty.matching(alert.id)) == settings.ALERT_MAX_TRIES
 
 
