@@ -22,9 +22,10 @@ from {{ cookiecutter.project_slug }}.monitoring.metrics._multiprocess_files impo
     fold_process_files,
 )
 
-from ..conftest import PROJECT_DIR, celery_app, child_database_url, clean_env, free_port
+from ..conftest import PROJECT_DIR, celery_app, child_database_url, free_port
 from ..support.redis_server import needs_redis_server, redis_server
 from .scrape import parse, value
+from .servers import answers, metrics_gunicorn
 
 LIVE_2XX = {"method": "GET", "route": "/health/live/", "status_class": "2xx"}
 LIVE_ROUTE = {"method": "GET", "route": "/health/live/"}
@@ -124,42 +125,9 @@ def recycling_gunicorn(tmp_path):
     """gunicorn with 2 workers replaced every 20 requests, on loopback.
 
     Totals folded by an earlier run are planted: a new master must start from zero."""
-    folder = tmp_path / "metrics"
-    folder.mkdir()
-    (folder / "counter_folded.db").write_bytes(b"left by an earlier run")
-    port = free_port()
-    env = clean_env(DJANGO_SETTINGS_MODULE="config.settings.test")
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    command = [
-        sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-        "--bind", f"127.0.0.1:{port}", "--workers", "2",
-        "--max-requests", "20", "--max-requests-jitter", "0", "config.wsgi",
-    ]  # fmt: skip
-    log = tmp_path / "gunicorn.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: process.poll() is None and _answers(f"{url}/metrics"), timeout=60)
-        yield url, folder, process
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if process.returncode != 0:
-            print(log.read_text())
-
-
-def _answers(url: str) -> bool:
-    try:
-        get(url)
-    except OSError:
-        return False
-    return True
+    options = ("--max-requests", "20", "--max-requests-jitter", "0")
+    with metrics_gunicorn(tmp_path, "counter_folded.db", *options) as server:
+        yield server
 
 
 def live_count(url: str) -> float:
@@ -269,7 +237,7 @@ def test_celery_children_are_folded_when_they_end_or_are_killed(tmp_path, monkey
             )  # fmt: skip
         exporter = f"http://127.0.0.1:{port}/metrics"
         try:
-            wait_for(lambda: _answers(exporter), timeout=60)
+            wait_for(lambda: answers(exporter), timeout=60)
             folder = next(scratch.glob("celery-metrics-*"))
             with celery_app.connection_for_write(broker.url) as connection:
 

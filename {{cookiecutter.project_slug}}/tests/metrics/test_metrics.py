@@ -8,8 +8,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -52,6 +50,7 @@ from ..conftest import (
 from ..support.live_server import hanging_server
 from .prometheus import MONITORING_DIR, alert_rules, dashboard_expressions, promtool
 from .scrape import Samples, label_values, parse, scrape, value
+from .servers import metrics_gunicorn
 
 TASK = process_order.name
 OUTSIDE = "203.0.113.7"  # TEST-NET-3: not loopback
@@ -356,43 +355,11 @@ def test_worker_exporter_applies_the_same_access_rules(celery_worker):
 @pytest.fixture
 def gunicorn(tmp_path):
     """gunicorn with 2 workers on loopback, metrics in tmp_path (a stale file planted)."""
-    folder = tmp_path / "metrics"
-    folder.mkdir()
-    (folder / "counter_999999.db").write_bytes(b"left by an earlier run")
-    port = free_port()
-    env = clean_env(DJANGO_SETTINGS_MODULE="config.settings.test")
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    command = [
-        sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-        "--bind", f"127.0.0.1:{port}", "--workers", "2", "config.wsgi",
-    ]  # fmt: skip
-    log = tmp_path / "gunicorn.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with metrics_gunicorn(tmp_path, "counter_999999.db") as (url, folder, process):
         # Each worker creates its in-flight gauge file once Django is loaded: wait for both.
+        # /metrics itself is not counted, so polling it kept the request counts at zero.
         wait_for(lambda: len(_live(folder)) == 2, timeout=60)
-        # /metrics itself is not counted, so polling it keeps the request counts at zero.
-        wait_for(lambda: process.poll() is None and _answers(f"{url}/metrics"), timeout=30)
         yield url, folder, process
-    finally:
-        process.send_signal(signal.SIGINT)  # quick shutdown
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if process.returncode != 0:
-            print(log.read_text())
-
-
-def _answers(url: str) -> bool:
-    try:
-        return http_get(url)[0] == 200
-    except OSError:
-        return False
 
 
 def _live(folder: Path) -> set[int]:
