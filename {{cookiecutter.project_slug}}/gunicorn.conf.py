@@ -80,15 +80,11 @@ def child_exit(server, worker):
     """A worker ended (recycled, timed out or killed): drop its in-flight gauge and fold its
     counters and histograms into the totals, so a scrape reads one file per metric type
     for all dead workers, not one per recycle (docs/metrics.md)."""
-    from prometheus_client import multiprocess
-
     from {{ cookiecutter.project_slug }}.monitoring.metrics._multiprocess_files import (
-        fold_process_files,
+        process_ended,
     )
 
-    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    multiprocess.mark_process_dead(worker.pid, folder)
-    fold_process_files(folder, worker.pid)
+    process_ended(os.environ["PROMETHEUS_MULTIPROC_DIR"], worker.pid)
 
 
 def on_exit(server):

@@ -5,8 +5,9 @@ Receivers, connected by celery_signals.connect_celery_signals():
 - before_task_publish: the message carries the time it was sent, in a header
   (no event stream is needed to know the wait);
 - task_prerun: the wait (from that time, or from the ETA of a delayed task,
-  to now) is bound as `queue_wait_ms` for every line the task writes, and the
-  start is kept on the task's request;
+  to now) is bound as `queue_wait_ms` for every line the task writes; the wait
+  and the start are kept on the task's request, where the metrics read them
+  (recorded_queue_wait, runtime_seconds);
 - task_postrun: `queue_wait_ms` is unbound again, so lines written between
   tasks carry none.
 
@@ -32,9 +33,10 @@ from structlog.contextvars import bind_contextvars, reset_contextvars
 PUBLISHED_AT_HEADER = "published_at"
 QUEUE_WAIT_KEY = "queue_wait_ms"
 RUNTIME_KEY = "runtime_ms"
-# What task_prerun keeps on the task's request: its start (time.monotonic()), and
-# the context tokens task_postrun resets.
+# What task_prerun keeps on the task's request: its start (time.monotonic()), its
+# wait (None: unknown), and the context tokens task_postrun resets.
 _STARTED_ATTRIBUTE = "started_monotonic"
+_WAIT_ATTRIBUTE = "queue_wait_seconds"
 _TOKENS_ATTRIBUTE = "queue_wait_tokens"
 
 
@@ -69,6 +71,7 @@ def bind_queue_wait(task_id: str, task: Task, **kwargs: Any) -> None:
     request = task.request
     setattr(request, _STARTED_ATTRIBUTE, time.monotonic())
     wait = queue_wait_seconds(request, time.time())
+    setattr(request, _WAIT_ATTRIBUTE, wait)
     if wait is not None:
         tokens = bind_contextvars(**{QUEUE_WAIT_KEY: round(wait * 1000)})
         setattr(request, _TOKENS_ATTRIBUTE, tokens)
@@ -78,6 +81,11 @@ def unbind_queue_wait(task: Task, **kwargs: Any) -> None:
     tokens = getattr(task.request, _TOKENS_ATTRIBUTE, None)
     if tokens:
         reset_contextvars(**tokens)
+
+
+def recorded_queue_wait(request: Any) -> float | None:
+    """The wait task_prerun measured for the running task (None: unknown, or not run)."""
+    return getattr(request, _WAIT_ATTRIBUTE, None)
 
 
 def runtime_seconds(request: Any) -> float | None:

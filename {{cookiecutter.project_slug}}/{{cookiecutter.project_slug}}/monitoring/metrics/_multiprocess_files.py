@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.multiprocess import mark_process_dead
 
 FOLDED_TYPES = ("counter", "histogram", "summary")
 LOCK_NAME = ".fold.lock"  # not *.db: a scrape reads every *.db file
@@ -103,3 +104,10 @@ def fold_process_files(folder: str | os.PathLike[str], pid: int) -> None:
                 out.close()
             os.replace(partial, folded)
             own.unlink()
+
+
+def process_ended(folder: str | os.PathLike[str], pid: int) -> None:
+    """Everything a process that writes no more leaves behind: its live gauges dropped
+    (prometheus-client's own mark_process_dead), its other files folded."""
+    mark_process_dead(pid, str(folder))
+    fold_process_files(folder, pid)

@@ -18,7 +18,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from socketserver import ThreadingMixIn
@@ -29,12 +28,11 @@ from billiard.exceptions import WorkerLostError
 from celery import current_app, signals
 from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST
-from prometheus_client.multiprocess import mark_process_dead
 
 from ..missed_beats import MissedBeat
 from ..stuck_tasks import StuckTask
-from ..task_timing import queue_wait_seconds
-from ._multiprocess_files import fold_process_files, pids_with_files
+from ..task_timing import recorded_queue_wait, runtime_seconds
+from ._multiprocess_files import pids_with_files, process_ended
 from .access import AccessPolicy
 from .exposition import CeleryWorkerUp, render
 from .instruments import (
@@ -50,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 STATES = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}
 OTHER = "other"
-_started: dict[str, float] = {}
 _exporter: list[WSGIServer] = []
 
 
@@ -65,21 +62,21 @@ def queue_label(request: Any) -> str:
     return queue if queue in current_app.amqp.queues else OTHER
 
 
-def task_started(task_id: str, task: Any, **_: object) -> None:
-    _started[task_id] = time.perf_counter()
+def task_started(task: Any, **_: object) -> None:
+    """task_prerun, after task_timing's receiver measured the task's wait."""
     name = task_label(task.name)
     CELERY_TASKS.labels(name, "started").inc()
     CELERY_TASKS_IN_FLIGHT.inc()
-    wait = queue_wait_seconds(task.request, time.time())
+    wait = recorded_queue_wait(task.request)
     if wait is not None:
         CELERY_TASK_QUEUE_WAIT.labels(name, queue_label(task.request)).observe(wait)
 
 
-def task_finished(task_id: str, task: Any, state: str | None = None, **_: object) -> None:
-    start = _started.pop(task_id, None)
+def task_finished(task: Any, state: str | None = None, **_: object) -> None:
+    runtime = runtime_seconds(task.request)
     name = task_label(task.name)
-    if start is not None:
-        CELERY_TASK_RUNTIME.labels(name).observe(time.perf_counter() - start)
+    if runtime is not None:
+        CELERY_TASK_RUNTIME.labels(name).observe(runtime)
         CELERY_TASKS_IN_FLIGHT.dec()
     CELERY_TASKS.labels(name, STATES.get(state or "", str(state).lower())).inc()
 
@@ -115,26 +112,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ended(folder: str, pid: int) -> None:
-    """What gunicorn.conf.py's child_exit does for a web worker."""
-    mark_process_dead(pid, folder)
-    fold_process_files(folder, pid)
-
-
 def fold_ended_processes() -> None:
     """Fold the files of every process in the metrics folder that is gone."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         for pid in pids_with_files(folder):
             if pid != os.getpid() and not _alive(pid):
-                _ended(folder, pid)
+                process_ended(folder, pid)
 
 
 def fold_own_files(**_: object) -> None:
     """worker_process_shutdown, in a child that is ending: it records nothing more."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
-        _ended(folder, os.getpid())
+        process_ended(folder, os.getpid())
 
 
 # Exporter -----------------------------------------------------------------------------
