@@ -32,7 +32,7 @@ RECEIVERS: Receivers = (
     *celery_probes.RECEIVERS,
     *celery_process.RECEIVERS,
     # Receivers run in this order: correlation's task_prerun starts the task's log
-    # context afresh, then task_timing adds to it and measures what the metrics record.
+    # context afresh, then task_timing adds to it and measures the wait and runtime read after it.
     *correlation.RECEIVERS,
     *task_timing.RECEIVERS,
     *missed_beats.RECEIVERS,

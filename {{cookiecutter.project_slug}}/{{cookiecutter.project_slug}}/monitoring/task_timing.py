@@ -6,7 +6,7 @@ Receivers, connected by celery_signals.connect_celery_signals():
   (no event stream is needed to know the wait);
 - task_prerun: the wait (from that time, or from the ETA of a delayed task,
   to now) is bound as `queue_wait_ms` for every line the task writes; the wait
-  and the start are kept on the task's request, where the metrics read them
+  and the start are kept on the task's request, for the receivers after this
   (recorded_queue_wait, runtime_seconds);
 - task_postrun: `queue_wait_ms` is unbound again, so lines written between
   tasks carry none.
