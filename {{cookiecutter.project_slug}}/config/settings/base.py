@@ -85,13 +85,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
+# Every Redis call a request waits for (cache, task publish) gives up after this long (s),
+# connecting and then each reply: a Redis that hangs costs the request an error instead of
+# its gunicorn worker, and a caller that waits 1 s at most (a webhook sender) still gets an
+# answer. Redis answers in well under a millisecond on a healthy network.
+REDIS_SOCKET_TIMEOUT = _env_number("REDIS_SOCKET_TIMEOUT", 0.25, 0.05, 30)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            # Bounded sockets: a Redis that hangs fails the call instead of the worker.
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
         }
     }
 else:
@@ -104,6 +111,10 @@ else:
 NO_BROKER_URL = "memory://localhost/"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL) or NO_BROKER_URL
 CELERY_RESULT_BACKEND = REDIS_URL or None
+# The result backend's connections too (each thread opens its own on its first publish),
+# and one reconnect, not Celery's 20 a second apart, when a publish subscribes to a result.
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_SOCKET_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == NO_BROKER_URL
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -127,7 +138,20 @@ CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 # exceed the longest task and the longest countdown/ETA you use, or that task runs twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": _env_int("CELERY_VISIBILITY_TIMEOUT", 3600, 1),
+    # Redis broker only (other transports ignore them): see REDIS_SOCKET_TIMEOUT.
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
 }
+# A publish retries once, at once: that reconnects a pooled connection that a Redis restart
+# broke, and keeps a publish to a Redis that hangs within three socket timeouts (0.75 s).
+# Without these bounds such a publish waited until gunicorn killed the worker (30 s).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0,
+    "interval_max": 0,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": CELERY_TASK_PUBLISH_RETRY_POLICY}
 # A cold shutdown (SIGQUIT, or a second SIGTERM) first gives running tasks this long (s),
 # then requeues the acks_late ones instead of dropping them. SIGTERM alone (warm) waits for
 # them: the platform's stop timeout bounds it (docs/deploy.md).

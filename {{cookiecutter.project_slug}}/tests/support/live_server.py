@@ -27,13 +27,32 @@ class Answer:
     seconds: float
 
 
-def get(base_url: str, path: str, headers: dict[str, str] | None = None) -> Answer:
+def get(
+    base_url: str, path: str, headers: dict[str, str] | None = None, timeout: float = 30
+) -> Answer:
     """One plain HTTP GET that never follows redirects."""
+    return request(base_url, "GET", path, headers=headers, timeout=timeout)
+
+
+def post(base_url: str, path: str, body: str, timeout: float = 30) -> Answer:
+    """One JSON POST."""
+    headers = {"Content-Type": "application/json"}
+    return request(base_url, "POST", path, body, headers, timeout)
+
+
+def request(
+    base_url: str,
+    method: str,
+    path: str,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> Answer:
     host, port = base_url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
     started = time.monotonic()
     try:
-        connection.request("GET", path, headers=headers or {})
+        connection.request(method, path, body, headers=headers or {})
         response = connection.getresponse()
         text = response.read().decode()
     finally:

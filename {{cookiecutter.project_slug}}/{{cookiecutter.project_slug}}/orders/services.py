@@ -15,13 +15,28 @@ from .models import Order
 logger = logging.getLogger(__name__)
 
 
+class OrderNotQueued(Exception):
+    """The broker did not take the order's task in time; the order was not kept."""
+
+
 def create_order(*, amount: Decimal, currency: str) -> Order:
     """Store a pending order and queue its processing once the row is committed."""
     from .tasks import process_order
 
     order = Order.objects.create(amount=amount, currency=currency)
-    transaction.on_commit(lambda: process_order.delay(order.pk))
+    transaction.on_commit(lambda: _queue_processing(order, process_order))
     return order
+
+
+def _queue_processing(order: Order, process_order) -> None:
+    """Publish, or forget the order: the caller answers 503 and the client sends it again."""
+    try:
+        process_order.delay(order.pk)
+    # kombu's OperationalError from the broker, or the result backend's error when the
+    # publish could not subscribe to its result: either way the task was not queued.
+    except Exception as exc:
+        order.delete()
+        raise OrderNotQueued from exc
 
 
 def mark_order_processed(order: Order) -> Order:

@@ -9,7 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .models import Order
-from .services import create_order
+from .services import OrderNotQueued, create_order
 
 MAX_AMOUNT = Decimal("1000000")
 
@@ -56,7 +56,12 @@ def create_order_view(request: HttpRequest) -> JsonResponse:
     valid_amount = amount.is_finite() and Decimal(0) < amount < MAX_AMOUNT
     if not valid_amount or len(currency) != 3 or not currency.isalpha():
         return JsonResponse({"error": "amount or currency out of range."}, status=400)
-    order = create_order(amount=amount.quantize(Decimal("0.01")), currency=currency)
+    try:
+        order = create_order(amount=amount.quantize(Decimal("0.01")), currency=currency)
+    except OrderNotQueued:  # the broker did not take the task in time (REDIS_SOCKET_TIMEOUT)
+        response = JsonResponse({"error": "Could not queue the order; try again."}, status=503)
+        response["Retry-After"] = "5"
+        return response
     return JsonResponse(_serialize(order), status=201)
 
 

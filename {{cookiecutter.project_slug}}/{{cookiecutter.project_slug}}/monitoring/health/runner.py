@@ -20,11 +20,14 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import connections
 from django.utils.module_loading import import_string
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .result import Result, Status, error
 
 logger = logging.getLogger(__package__)
 T = TypeVar("T")
+# redis-py's timeout is not the built-in one.
+TIMEOUT_ERRORS = (TimeoutError, RedisTimeoutError)
 
 _lock = threading.Lock()
 _inflight: dict[str, Future] = {}
@@ -109,9 +112,20 @@ def _execute(name: str, seconds_left: float) -> _Run:
             raise TypeError(f"check returned {result!r}, not a Result")
         failure = None
     except Exception as exc:  # a check's failure is its answer
-        result, failure = error("check failed"), exc
+        result, failure = error(_failure_message(exc, time.perf_counter() - start)), exc
     duration_ms = round((time.perf_counter() - start) * 1000, 1)
     return _Run(result, duration_ms, failure, finished=time.monotonic())
+
+
+def _failure_message(exc: Exception, seconds: float) -> str:
+    """The body's word for a check that raised (its real error goes to the log only).
+
+    A client that gave up on its own timeout (the cache's, REDIS_SOCKET_TIMEOUT, is
+    shorter than the deadline) timed out, as a check that missed the deadline did.
+    """
+    if isinstance(exc, TIMEOUT_ERRORS):
+        return f"timed out after {seconds:.2g} s"
+    return "check failed"
 
 
 def _outcome(name: str, future: "Future[_Run]", timeout: float, started: float) -> Outcome:
@@ -126,7 +140,7 @@ def _outcome(name: str, future: "Future[_Run]", timeout: float, started: float) 
         )
         return Outcome("error", f"timed out after {timeout:g} s", elapsed_ms)
     if run.failure is not None:
-        # The real error goes to the log only; the body says "check failed".
+        # The real error goes to the log only (_failure_message).
         logger.warning(
             "Health check %s failed: %s: %s",
             name,
