@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -144,3 +145,16 @@ def test_the_keda_scaler_counts_the_workers_queue():
     [reference] = auth["spec"]["secretTargetRef"]
     assert reference["name"] == secret["metadata"]["name"]
     assert reference["key"] in secret["stringData"]
+
+
+def test_web_pauses_before_sigterm_and_its_grace_period_covers_the_drain():
+    """Endpoints are removed while SIGTERM is sent: the preStop pause keeps serving first."""
+    (deployment,) = [d for d in documents(K8S_DIR / "web.yaml") if d["kind"] == "Deployment"]
+    (web,) = containers(deployment)
+    command = web["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pause = float(command[1])
+    assert pause >= 5
+    gunicorn_conf = (PROJECT_DIR / "gunicorn.conf.py").read_text()
+    graceful = float(re.search(r"^graceful_timeout = (\d+)", gunicorn_conf, re.M).group(1))
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] > pause + graceful
