@@ -18,6 +18,8 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
+import redis
+from celery import Celery
 
 from .conftest import PROJECT_DIR, clean_env, settings_values
 from .support.celery_processes import celery_process, wait_until
@@ -104,6 +106,24 @@ def test_a_broker_outage_fails_readiness_and_never_liveness(worker):
     assert holds_for("worker-alive", folder, 4 * MAX_AGE)
     server.start()  # the same port: the worker's URL works again
     wait_until(passes("worker-ready", folder), 45, "readiness back", folder.parent / "log")
+
+
+@needs_redis_server
+def test_the_worker_outlives_broker_restarts_and_consumes_after_each(worker):
+    """Redis restarted (keeping nothing) after short and long outages: the worker reconnects
+    each time, never exits, and takes the task sent after each restart."""
+    process, server, folder = worker
+    log = folder.parent / "log"
+    broker = redis.Redis.from_url(server.url)
+    for outage in (0.1, 1.0, 3.0):
+        server.stop()
+        time.sleep(outage)
+        server.start()
+        wait_until(passes("worker-ready", folder), 45, f"ready after {outage} s out", log)
+        assert process.poll() is None, log.read_text()[-4000:]
+        Celery(broker=server.url).send_task("no.such.task", queue="probes")
+        wait_until(lambda: broker.llen("probes") == 0, 30, "the task taken", log)
+    assert holds_for("worker-alive", folder, 1)
 
 
 @needs_redis_server

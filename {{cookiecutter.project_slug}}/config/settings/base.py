@@ -159,6 +159,10 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = _env_number(
     "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", 30, 0, 3600
 )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that lost its broker reconnects for as long as it takes (Celery gives up and
+# exits after 100 tries, about 45 minutes): the probes tell it waiting (alive, not ready)
+# from dead, and it consumes again as soon as Redis is back.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Our logging configuration owns the root logger, in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task events (several broker messages per task) feed Flower or an events-based exporter.
