@@ -27,6 +27,7 @@ CONNECT_TIMEOUT = 3
 SERVICE_TESTS = (
     "tests/test_deploy_paths.py",
     "tests/test_e2e.py",
+    "tests/test_ensure_database.py",
     "tests/test_generated_project.py",
     "tests/test_generated_project_all_off.py",
     "tests/test_services.py",
