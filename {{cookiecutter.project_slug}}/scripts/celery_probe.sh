@@ -22,9 +22,9 @@ usage() {
 # Default maximum ages: the worker touches worker.alive every CELERY_PROBE_INTERVAL (5 s),
 # beat ticks at least every CELERY_BEAT_MAX_LOOP_INTERVAL (10 s).
 case "${1:-}" in
-    worker-alive) fresh=worker.alive ready= max_age=30 process=worker ;;
+    worker-alive) fresh=worker.alive ready='' max_age=30 process=worker ;;
     worker-ready) fresh=worker.alive ready=worker.ready max_age=30 process=worker ;;
-    beat-alive) fresh=beat.alive ready= max_age=60 process=beat ;;
+    beat-alive) fresh=beat.alive ready='' max_age=60 process=beat ;;
     *) usage ;;
 esac
 if [ $# -eq 2 ]; then
