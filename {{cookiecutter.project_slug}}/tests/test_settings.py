@@ -290,3 +290,10 @@ def test_gunicorn_binds_the_platform_port(variables, bind):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == bind
+
+
+def test_hsts_starts_short_and_is_raised_by_the_environment():
+    """A long max-age on the first deploy could lock visitors out of a broken https for a year."""
+    assert settings_values(clean_env(**PRODUCTION_ENV), "SECURE_HSTS_SECONDS") == ["60"]
+    raised = clean_env(**PRODUCTION_ENV, DJANGO_SECURE_HSTS_SECONDS="31536000")
+    assert settings_values(raised, "SECURE_HSTS_SECONDS") == ["31536000"]

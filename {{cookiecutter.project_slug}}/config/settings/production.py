@@ -64,7 +64,11 @@ SECURE_REDIRECT_EXEMPT = [
 ]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
-SECURE_HSTS_SECONDS = _env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+# HSTS: browsers refuse plain http for the site for max-age seconds, with no way to undo it
+# for the visitors who saw it. Start short (60 s), then raise it in steps (an hour, a day,
+# a week, a year: docs/deploy.md) once https works on every page and, with the
+# subdomains flag, on every subdomain. Preload lists accept only a year or more.
+SECURE_HSTS_SECONDS = _env_int("DJANGO_SECURE_HSTS_SECONDS", 60)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
