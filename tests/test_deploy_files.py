@@ -8,12 +8,14 @@ end-to-end test runs). The wheel check proves pyproject's package selection.
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -220,3 +222,48 @@ def test_the_wheel_holds_every_module_of_config_and_the_package(project, tmp_pat
     }
     assert f"{project.name}/monitoring/health/views.py" in sources
     assert sources == packaged
+
+
+def test_the_image_leaves_out_tests_and_docs_and_its_code_is_read_only(project):
+    patterns = dockerignore_patterns(project)
+    for left_out in ("tests/test_settings.py", "tests/support/loopback.py", "docs/deploy.md"):
+        assert dockerignored(left_out, patterns), left_out
+    for shipped in ("manage.py", "scripts/celery_probe.sh", "config/settings/production.py"):
+        assert not dockerignored(shipped, patterns), shipped
+    # The context is copied as root's: the app's user (USER) can read it, not change it.
+    copies = [args for name, args in dockerfile_instructions(project) if name == "COPY"]
+    context_copies = [args for args in copies if not args.startswith("--from=")]
+    assert context_copies and not any("--chown" in args for args in context_copies)
+
+
+def healthcheck_command(project: Path) -> list[str]:
+    [arguments] = [args for name, args in dockerfile_instructions(project) if name == "HEALTHCHECK"]
+    return exec_form(arguments.split(" CMD ", 1)[1])
+
+
+class LiveOnly(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/health/live/" else 404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("variable", ["GUNICORN_BIND", "PORT"])
+def test_the_image_healthcheck_probes_the_port_gunicorn_binds(project, variable):
+    """Not a fixed 8000: the port of GUNICORN_BIND, else $PORT (gunicorn.conf.py's rule)."""
+    command = healthcheck_command(project)
+    assert command[0] == "python"
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), LiveOnly) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+        value = f"127.0.0.1:{port}" if variable == "GUNICORN_BIND" else str(port)
+        env = {"PATH": os.environ["PATH"], variable: value}
+        run = [sys.executable, *command[1:]]
+        passed = subprocess.run(run, env=env, capture_output=True, timeout=30, check=False)
+        assert passed.returncode == 0, passed.stderr
+        server.shutdown()
+    # Nothing listens there any more: the check fails.
+    failed = subprocess.run(run, env=env, capture_output=True, timeout=30, check=False)
+    assert failed.returncode != 0
