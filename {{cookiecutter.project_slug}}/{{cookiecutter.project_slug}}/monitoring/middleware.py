@@ -76,8 +76,8 @@ class RequestContextMiddleware:
         start = time.perf_counter()
         # Bindings end with the request (finally below), so none are left from the last one.
         request_id = request_id_or_new(request.META.get("HTTP_X_REQUEST_ID"))
-        # The trace continues the caller's W3C `traceparent`, or starts here; with
-        # Sentry on, its hook rebinds the SDK's own trace id (sentry/startup.py).
+        # The trace continues the caller's W3C `traceparent`, or starts here; an
+        # error tracker's on_context_bound hook may rebind its own trace id.
         trace_id = trace_id_or_new(request.META.get("HTTP_TRACEPARENT"))
         bind_contextvars(**{REQUEST_ID_KEY: request_id, TRACE_ID_KEY: trace_id})
         try:
