@@ -1,4 +1,4 @@
-"""The request id travels from the web request into Celery tasks and their log lines."""
+"""The request and trace ids travel from the web request into Celery tasks and their log lines."""
 
 import json
 import time
@@ -9,6 +9,7 @@ import structlog
 from celery import chain, shared_task
 from structlog.contextvars import bind_contextvars, get_contextvars
 
+from {{ cookiecutter.project_slug }}.monitoring.context import trace_id_from_traceparent, trace_id_or_new
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.orders.tasks import process_order
 
@@ -16,6 +17,7 @@ from .conftest import parse_json_lines
 
 ACCESS_LOGGER = "{{ cookiecutter.project_slug }}.monitoring.access"
 PROCESS_ORDER = "{{ cookiecutter.project_slug }}.orders.tasks.process_order"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"  # the W3C spec's example
 
 
 @shared_task
@@ -62,16 +64,19 @@ def test_request_id_reaches_the_worker_task_lines(client, log_capture, celery_wo
         data=json.dumps({"amount": "7.50"}),
         content_type="application/json",
         HTTP_X_REQUEST_ID="corr-web-1",
+        HTTP_TRACEPARENT=f"00-{TRACE_ID}-00f067aa0ba902b7-01",
     )
     assert response.status_code == 201
     [access] = [r for r in log_capture.records() if r["logger"] == ACCESS_LOGGER]
     assert access["request_id"] == "corr-web-1"
+    assert access["trace_id"] == TRACE_ID
     assert "task_id" not in access
 
     [task_line] = wait_for_lines(
         celery_worker_log, lambda r: succeeded(r) and r.get("request_id") == "corr-web-1", 1
     )
     assert task_line["task_name"] == PROCESS_ORDER
+    assert task_line["trace_id"] == TRACE_ID
     assert task_line["task_id"] in task_line["message"]
     for field in ("timestamp", "level", "logger", "message", "environment", "release"):
         assert field in task_line
@@ -125,3 +130,29 @@ def test_task_without_request_gets_no_stale_request_id(celery_worker_log):
         celery_worker_log, lambda r: succeeded(r) and r.get("task_id") == result.id, 1
     )
     assert "request_id" not in line
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "garbage",
+        f"00-{TRACE_ID.upper()}-00f067aa0ba902b7-01",  # uppercase hex
+        f"00-{'0' * 32}-00f067aa0ba902b7-01",  # all-zero trace id
+        f"00-{TRACE_ID}-{'0' * 16}-01",  # all-zero parent id
+        f"ff-{TRACE_ID}-00f067aa0ba902b7-01",  # forbidden version
+        f"00-{TRACE_ID}-00f067aa0ba902b7-01-extra",  # version 00 has four fields
+    ],
+)
+def test_malformed_traceparent_gets_a_new_trace_id(header):
+    trace_id = trace_id_or_new(header)
+    assert trace_id_from_traceparent(header) is None
+    assert len(trace_id) == 32 and trace_id != TRACE_ID
+    int(trace_id, 16)
+
+
+def test_valid_traceparent_is_continued():
+    assert trace_id_or_new(f"00-{TRACE_ID}-00f067aa0ba902b7-01") == TRACE_ID
+    # A later version may append fields.
+    assert trace_id_or_new(f"01-{TRACE_ID}-00f067aa0ba902b7-01-more") == TRACE_ID

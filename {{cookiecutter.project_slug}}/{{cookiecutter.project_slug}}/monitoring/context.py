@@ -18,10 +18,17 @@ from structlog.contextvars import get_contextvars
 REQUEST_ID_KEY = "request_id"
 TASK_ID_KEY = "task_id"
 TASK_NAME_KEY = "task_name"
+TRACE_ID_KEY = "trace_id"
+SPAN_ID_KEY = "span_id"
 
 # An incoming id is kept only when it is short and made of safe characters, so
 # it can't forge log lines, inject headers or carry markup.
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# W3C Trace Context `traceparent`: version-trace_id-parent_id-flags, lowercase hex;
+# all-zero ids are invalid, and version ff is forbidden.
+TRACEPARENT_PATTERN = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+_INVALID_TRACE_ID = "0" * 32
+_INVALID_SPAN_ID = "0" * 16
 
 # Called with current_context() right after a request's or a task's ids are bound,
 # by integrations that copy them elsewhere (an error tracker's scope, for one).
@@ -53,6 +60,40 @@ def new_request_id() -> str:
 def request_id_or_new(value: object) -> str:
     """*value* when it is an acceptable request id, else a new uuid4 hex (32 characters)."""
     return valid_request_id(value) or new_request_id()
+
+
+def trace_id_from_traceparent(value: object) -> str | None:
+    """The trace id of a valid W3C `traceparent` header, else None.
+
+    Version 00 must be exactly four fields; a later version may add fields after
+    them (the spec's forward compatibility), so only the prefix is matched.
+    """
+    if not isinstance(value, str):
+        return None
+    match = TRACEPARENT_PATTERN.match(value.strip())
+    if match is None:
+        return None
+    version, trace_id, parent_id = match.groups()
+    rest = value.strip()[match.end() :]
+    if version == "ff" or (version == "00" and rest) or (rest and not rest.startswith("-")):
+        return None
+    if trace_id == _INVALID_TRACE_ID or parent_id == _INVALID_SPAN_ID:
+        return None
+    return trace_id
+
+
+def trace_id_or_new(traceparent: object) -> str:
+    """The trace id of *traceparent* when valid, else a new random one (32 hex)."""
+    return trace_id_from_traceparent(traceparent) or f"{random.getrandbits(128) or 1:032x}"
+
+
+def traceparent_for(trace_id: str) -> str:
+    """A `traceparent` continuing *trace_id* from a new parent id (sampled flag set)."""
+    return f"00-{trace_id}-{random.getrandbits(64) or 1:016x}-01"
+
+
+def current_trace_id() -> str | None:
+    return get_contextvars().get(TRACE_ID_KEY)
 
 
 def current_request_id() -> str | None:

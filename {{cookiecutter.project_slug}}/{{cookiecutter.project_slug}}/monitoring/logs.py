@@ -52,6 +52,8 @@ TRUSTED_FIELDS = frozenset(
         "request_id",
         "task_id",
         "task_name",
+        "trace_id",
+        "span_id",
         "method",
         "status",
         "duration_ms",

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from structlog.contextvars import bind_contextvars, clear_contextvars
 from structlog.stdlib import ProcessorFormatter
 
-from .context import REQUEST_ID_KEY, context_bound, request_id_or_new
+from .context import REQUEST_ID_KEY, TRACE_ID_KEY, context_bound, request_id_or_new, trace_id_or_new
 
 access_logger = logging.getLogger(f"{__package__}.access")
 # The access line goes to the standard library logger directly, handed over as a
@@ -57,6 +57,8 @@ class RequestContextMiddleware:
       pattern, otherwise replaced by a new uuid4 hex; it is bound in structlog's
       context variables for every log line (and error report) of the request and
       sent back with `X-Request-Duration` (milliseconds).
+    - `trace_id` comes from a valid W3C `traceparent` header, or is new; it is
+      bound beside the request id and travels with the tasks sent (correlation.py).
     - One access line per request: info below 400, warning below 500, error
       above; a request slower than SLOW_REQUEST_THRESHOLD_MS is a warning with
       `slow: true`. Unhandled exceptions are logged once, with their traceback,
@@ -74,7 +76,10 @@ class RequestContextMiddleware:
         start = time.perf_counter()
         # Bindings end with the request (finally below), so none are left from the last one.
         request_id = request_id_or_new(request.META.get("HTTP_X_REQUEST_ID"))
-        bind_contextvars(**{REQUEST_ID_KEY: request_id})
+        # The trace continues the caller's W3C `traceparent`, or starts here; an
+        # error tracker's on_context_bound hook may rebind its own trace id.
+        trace_id = trace_id_or_new(request.META.get("HTTP_TRACEPARENT"))
+        bind_contextvars(**{REQUEST_ID_KEY: request_id, TRACE_ID_KEY: trace_id})
         try:
             context_bound()
             response = self.get_response(request)

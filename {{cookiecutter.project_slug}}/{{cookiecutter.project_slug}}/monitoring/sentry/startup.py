@@ -13,8 +13,9 @@ import sentry_sdk
 from django.conf import settings
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import ignore_logger
+from structlog.contextvars import bind_contextvars
 
-from ..context import on_context_bound
+from ..context import SPAN_ID_KEY, TRACE_ID_KEY, on_context_bound
 from ..middleware import access_logger
 from ..missed_beats import on_missed_beat
 from ..stuck_tasks import on_stuck_task
@@ -45,8 +46,9 @@ def init_sentry() -> bool:
         ignore_logger(name)
     # Called once a request's or a task's ids are bound (context.py): a hook rather
     # than a middleware and a task receiver of its own, which every request would pay.
-    if tag_scope not in on_context_bound:
-        on_context_bound.append(tag_scope)
+    for hook in (tag_scope, bind_sentry_trace):
+        if hook not in on_context_bound:
+            on_context_bound.append(hook)
     hooks = ((report_stuck_task, on_stuck_task), (report_missed_beat, on_missed_beat))
     for hook, subscribed in hooks:
         if hook not in subscribed:
@@ -64,3 +66,18 @@ def tag_scope(bound: dict[str, str]) -> None:
     for name in CONTEXT_TAGS:
         if bound.get(name):
             scope.set_tag(name, str(bound[name]))
+
+
+def bind_sentry_trace(bound: dict[str, str]) -> None:
+    """Log lines carry the trace Sentry records, not the one the middleware read.
+
+    The SDK has already continued the incoming trace (its `sentry-trace` or W3C
+    `traceparent` header, or the Celery message's) by the time the ids are bound;
+    `get_traceparent()` (public in 2.x and 3.x) gives `trace_id-span_id[-sampled]`.
+    """
+    traceparent = sentry_sdk.get_traceparent()
+    if not traceparent:
+        return
+    trace_id, _, rest = traceparent.partition("-")
+    span_id = rest.partition("-")[0]
+    bind_contextvars(**{TRACE_ID_KEY: trace_id, SPAN_ID_KEY: span_id})
