@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 from config.celery_app import app as celery_app
 from {{ cookiecutter.project_slug }}.monitoring.logs import make_formatter
@@ -121,6 +122,27 @@ def celery_worker(
         pytest.skip("needs REDIS_URL")
     with running_celery_worker(worker_queue) as process:
         yield process
+{%- if cookiecutter.use_sentry == "y" %}
+
+
+def worker_queues(queue: str) -> list[str]:
+    """`queue` and its alert channels' queues (named so by config/settings/test.py)."""
+    return [queue, *(f"{queue}-alerts.{name}" for name in ("pagerduty", "slack", "email"))]
+
+
+def queue_settings(queue: str) -> dict[str, str]:
+    """What sends this process's alert deliveries to the worker of `queue`."""
+    return {"ALERT_QUEUE_PREFIX": f"{queue}-alerts."}
+{%- else %}
+
+
+def worker_queues(queue: str) -> list[str]:
+    return [queue]
+
+
+def queue_settings(queue: str) -> dict[str, str]:
+    return {}
+{%- endif %}
 
 
 def worker_log_path(queue: str) -> Path:
@@ -153,7 +175,7 @@ def running_celery_worker(
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "config.celery_app", "worker",
-                "--pool=solo", "--concurrency=1", "-Q", queue,
+                "--pool=solo", "--concurrency=1", "-Q", ",".join(worker_queues(queue)),
                 "--hostname", f"{queue}@%h", "--without-mingle", "--without-gossip",
             ],
             cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -163,7 +185,8 @@ def running_celery_worker(
     celery_app.conf.task_default_queue = queue
     try:
         _wait_for_worker(process, queue, log_path)
-        yield process
+        with override_settings(**queue_settings(queue)):
+            yield process
     finally:
         celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
         process.terminate()

@@ -15,7 +15,7 @@ from django.core.cache import cache
 
 from {{ cookiecutter.project_slug }}.monitoring.missed_beats import LAST_RUN_KEY, missed_beats
 
-from .conftest import clean_env, parse_json_lines, requires
+from .conftest import child_database_url, clean_env, parse_json_lines, requires
 from .support.celery_processes import celery_process, wait_until
 
 NOW = datetime(2026, 12, 2, 12, 0, 30, tzinfo=UTC).timestamp()
@@ -88,10 +88,12 @@ def runs(log: Path) -> int:
 
 
 @requires("REDIS_URL")
+@pytest.mark.django_db(transaction=True)  # the report's subscribers may write rows: emptied after
 def test_a_stopped_beat_is_reported_once_by_the_workers(tmp_path):
     entry, queue = f"beat-test-{uuid.uuid4().hex[:8]}", f"beat-{uuid.uuid4().hex[:8]}"
     env = clean_env(
         DJANGO_SETTINGS_MODULE="tests.support.beat_settings",
+        DATABASE_URL=child_database_url(),
         REDIS_URL=os.environ["REDIS_URL"],
         BEAT_ENTRY=entry,
         BEAT_QUEUE=queue,

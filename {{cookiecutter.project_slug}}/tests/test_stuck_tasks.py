@@ -18,7 +18,7 @@ from celery.exceptions import AlwaysEagerIgnored
 from config.celery_app import app as celery_app
 from {{ cookiecutter.project_slug }}.monitoring.stuck_tasks import threshold_seconds
 
-from .conftest import clean_env, parse_json_lines, requires
+from .conftest import clean_env, parse_json_lines, requires, worker_queues
 from .support.celery_processes import celery_process, wait_until
 
 FACTOR = 5  # CELERY_STUCK_TASK_FACTOR for the worker here: nap's threshold is 1 s
@@ -99,7 +99,7 @@ def stuck_task_worker(folder: Path, **env: str) -> Iterator[Worker]:
         **QUIET,
     }
     args = [
-        *("worker", "--pool=prefork", "--concurrency=2", "-Q", queue),
+        *("worker", "--pool=prefork", "--concurrency=2", "-Q", ",".join(worker_queues(queue))),
         *("-I", "tests.support.slow_tasks", "--without-mingle", "--without-gossip"),
     ]
     with celery_process(args, log, clean_env(**{**variables, **env})) as process:

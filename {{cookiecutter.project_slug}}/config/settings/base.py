@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from {{ cookiecutter.project_slug }} import __version__
 from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
@@ -121,6 +122,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
+# The queues a worker started without -Q consumes.{% if cookiecutter.use_sentry == "y" %} Alerting adds one per channel below.{% endif %}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE)]
+# Periodic tasks (beat), by entry name; each is also watched for missed runs (below).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # Delivery (docs/celery.md). By default a task is acknowledged as it starts: a worker killed
 # mid-task loses it, so it never runs twice, which is right for a task that is not safe to
 # repeat. A task that is idempotent opts in to at-least-once with @shared_task(acks_late=True)
@@ -135,7 +141,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 # Redis hands a message still unacknowledged after this long (s) to another worker: it must
-# exceed the longest task and the longest countdown/ETA you use, or that task runs twice.
+# exceed the longest task and the longest countdown/ETA you use, or that task runs twice.{% if cookiecutter.use_sentry == "y" %}
+# (Alert retries wait up to 15 min; a lost alert delivery comes back through the outbox's
+# sweeper within a minute or two, not through this timeout.){% endif %}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": _env_int("CELERY_VISIBILITY_TIMEOUT", 3600, 1),
     # Redis broker only (other transports ignore them): see REDIS_SOCKET_TIMEOUT.
@@ -398,9 +406,27 @@ PAGERDUTY_EVENTS_URL = env(
     default="https://events.pagerduty.com/v2/enqueue",
 )
 ALERT_EMAILS = [addr.strip() for addr in env.list("ALERT_EMAILS", default=[]) if addr.strip()]
-# Delivery: seconds per outbound call, tries per channel, exponential back-off with jitter.
-ALERT_HTTP_TIMEOUT = 5.0
+# Delivery: seconds per Slack or PagerDuty call (both answer in well under a second; e-mail
+# uses EMAIL_TIMEOUT), tries per channel, exponential back-off with jitter.
+ALERT_HTTP_TIMEOUT = 3.0
 ALERT_MAX_TRIES = 6
 ALERT_RETRY_BACKOFF = 10.0
 ALERT_RETRY_BACKOFF_MAX = 600.0
+# One queue per channel (alerting/outbox.py), and at most this many deliveries of one channel
+# in flight: a channel that hangs holds that many worker processes, never the pages' share.
+ALERT_QUEUE_PREFIX = env("ALERT_QUEUE_PREFIX", default="alerts.")
+ALERT_CHANNEL_CONCURRENCY = _env_int("ALERT_CHANNEL_CONCURRENCY", 1, 1)
+CELERY_TASK_QUEUES += [
+    Queue(f"{ALERT_QUEUE_PREFIX}{channel}") for channel in ("pagerduty", "slack", "email")
+]
+# The outbox's sweeper: every ALERT_SWEEP_INTERVAL s, deliveries overdue by ALERT_SWEEP_GRACE s
+# (broker lost them, a worker died mid-send) are queued again. Alerts are kept, and their
+# webhook bodies remembered against replays, ALERT_RETENTION_DAYS days.
+ALERT_SWEEP_INTERVAL = _env_number("ALERT_SWEEP_INTERVAL", 15, 1, 3600)
+ALERT_SWEEP_GRACE = _env_number("ALERT_SWEEP_GRACE", 60, 1, 86400)
+ALERT_RETENTION_DAYS = _env_int("ALERT_RETENTION_DAYS", 30, 1)
+CELERY_BEAT_SCHEDULE["alerts-sweep"] = {
+    "task": "{{ cookiecutter.project_slug }}.alerting.tasks.sweep_deliveries",
+    "schedule": ALERT_SWEEP_INTERVAL,
+}
 {%- endif %}

@@ -1,7 +1,9 @@
 """Alert delivery: routing by severity, retries, give-up, no duplicates.
 
 Slack and PagerDuty are stub HTTP servers on loopback; delivery runs in a real
-Celery worker on Redis. E-mail runs eagerly in-process (locmem backend).
+Celery worker on Redis. E-mail runs eagerly in-process (locmem backend). The
+outbox under faults (broker restarts, killed workers, hung channels) is
+test_outbox.py's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from email.utils import format_datetime
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
+from django.utils import timezone
 
 from {{ cookiecutter.project_slug }}.alerting import (
     tasks,
@@ -27,16 +29,25 @@ from {{ cookiecutter.project_slug }}.alerting.alerts import (
     Severity,
 )
 from {{ cookiecutter.project_slug }}.alerting.channels import (
+    CHANNELS,
     PagerDutyChannel,
     SlackChannel,
     parse_retry_after,
 )
+from {{ cookiecutter.project_slug }}.alerting.models import Delivery
+from {{ cookiecutter.project_slug }}.alerting.outbox import record_alert
 from {{ cookiecutter.project_slug }}.alerting.tasks import (
-    deliver_alert,
     dispatch_alert,
+    send_delivery,
 )
 
-from ..conftest import clean_env, run_manage, running_celery_worker, worker_log_path
+from ..conftest import (
+    child_database_url,
+    clean_env,
+    run_manage,
+    running_celery_worker,
+    worker_log_path,
+)
 from ..support.loopback import Reply, StubServer, stub_server
 from .test_webhooks import deliver, metric_alert, sign
 
@@ -130,10 +141,15 @@ def test_backoff_is_exponential_with_jitter_and_respects_retry_after(settings):
     assert tasks.backoff_seconds(1, retry_after=10**6) == tasks.RETRY_AFTER_MAX
 
 
-# E-mail, eagerly in-process ---------------------------------------------------
+# E-mail, eagerly in-process (committed rows: the outbox queues on commit) -----
+
+
+def deliveries_of(alert: Alert) -> dict[str, Delivery]:
+    return {item.channel: item for item in Delivery.objects.filter(alert__alert_id=alert.id)}
 
 
 @pytest.mark.usefixtures("inline_tasks")
+@pytest.mark.django_db(transaction=True)
 def test_info_alerts_are_emailed_once(settings):
     settings.ALERT_EMAILS = ["ops@example.com", "dev@example.com"]
     alert = make_alert(Severity.INFO)
@@ -143,27 +159,36 @@ def test_info_alerts_are_emailed_once(settings):
     assert message.to == ["ops@example.com", "dev@example.com"]
     assert message.subject == f"[INFO] {alert.title}"
     assert "Project: shop" in message.body and alert.url in message.body
-    # The same alert again (a redelivered task): nothing more is sent.
-    assert deliver_alert.delay("email", alert.to_dict()).get() == "duplicate"
+    email = deliveries_of(alert)["email"]
+    assert (email.status, email.attempts) == ("sent", 1) and email.sent_at
+    # The same delivery handed out again, the same alert again: nothing more is sent.
+    assert send_delivery.delay(email.pk).get() == "done"
+    assert dispatch_alert.delay(alert.to_dict()).get() == []
     assert len(mail.outbox) == 1
 
 
 @pytest.mark.usefixtures("inline_tasks")
+@pytest.mark.django_db(transaction=True)
 def test_an_alert_without_enabled_channels_goes_nowhere():
     assert dispatch_alert.delay(make_alert(Severity.CRITICAL).to_dict()).get() == []
-    assert deliver_alert.delay("slack", make_alert(Severity.WARNING).to_dict()).get() == "disabled"
+    # A channel switched off after its delivery was recorded: given up, with the reason.
+    alert = make_alert(Severity.WARNING)
+    record_alert(alert, source="test", channels=[CHANNELS["slack"]])
+    slack = deliveries_of(alert)["slack"]
+    assert (slack.status, slack.last_error) == ("failed", "the channel is switched off")
 
 
 @pytest.fixture
 def eager_like_local_development(inline_tasks):
     """Inline as without a broker: retries run at once and are not raised to the caller."""
-    conf = deliver_alert.app.conf
+    conf = send_delivery.app.conf
     previous, conf.task_eager_propagates = conf.task_eager_propagates, False
     yield
     conf.task_eager_propagates = previous
 
 
 @pytest.mark.usefixtures("eager_like_local_development")
+@pytest.mark.django_db(transaction=True)
 def test_an_unreachable_mail_server_is_retried_then_given_up(settings):
     """A mail server that hangs up at once: one connection per try, then a give-up."""
     connections = []
@@ -185,20 +210,28 @@ def test_an_unreachable_mail_server_is_retried_then_given_up(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", listener.getsockname()[1]
     settings.ALERT_EMAILS = ["ops@example.com"]
+    alert = make_alert(Severity.INFO)
     try:
-        result = deliver_alert.delay("email", make_alert(Severity.INFO).to_dict()).get()
+        record_alert(alert, source="test")
     finally:
         listener.close()
-    assert result == "failed"
+    email = deliveries_of(alert)["email"]
+    assert (email.status, email.attempts) == ("failed", settings.ALERT_MAX_TRIES)
+    assert email.last_error.startswith("mail error")
     assert len(connections) == settings.ALERT_MAX_TRIES
 
 
 @pytest.mark.usefixtures("eager_like_local_development")
+@pytest.mark.django_db(transaction=True)
 def test_a_delivery_claimed_by_another_worker_is_left_to_it(settings):
     settings.ALERT_EMAILS = ["ops@example.com"]
     alert = make_alert(Severity.INFO)
-    cache.add(f"alerts:delivery:email:{alert.id}", tasks.SENDING, timeout=60)
-    assert deliver_alert.delay("email", alert.to_dict()).get() == "claimed"
+    with pytest.MonkeyPatch.context() as patch:  # recorded, not queued
+        patch.setattr("{{ cookiecutter.project_slug }}.alerting.outbox.queue_deliveries", lambda rows: None)
+        [email] = record_alert(alert, source="test")
+    later = timezone.now() + timedelta(seconds=60)
+    Delivery.objects.filter(pk=email.pk).update(status="sending", claimed_until=later)
+    assert send_delivery.delay(email.pk).get() == "claimed"
     assert mail.outbox == []
 
 
@@ -319,7 +352,7 @@ def test_a_hanging_channel_times_out_and_is_retried(stubs, settings):
 
 @pytest.mark.worker
 def test_delivery_gives_up_after_the_limit_and_logs_an_error(stubs, settings, worker_queue):
-    _, pagerduty = stubs
+    slack, pagerduty = stubs
     pagerduty.reset(*[Reply(502, b"bad gateway")] * 10)
     alert = make_alert(Severity.CRITICAL)
     dispatch_alert.delay(alert.to_dict())
@@ -334,6 +367,11 @@ def test_delivery_gives_up_after_the_limit_and_logs_an_error(stubs, settings, wo
         time.sleep(0.1)
     assert any("pagerduty" in line for line in gave_up())
     assert len(pagerduty.matching(alert.id)) == settings.ALERT_MAX_TRIES
+    # A page that could not be delivered is escalated to the other channels, saying so.
+    [escalated] = slack.wait_for("PagerDuty could not be paged", 1)
+    assert escalated.json()["text"].startswith(
+        f":rotating_light: *CRITICAL* PagerDuty could not be paged (HTTP 502): {alert.title}"
+    )
 
 
 @pytest.mark.worker
@@ -348,6 +386,7 @@ def test_a_client_error_is_not_retried(stubs):
 
 
 @pytest.mark.worker
+@pytest.mark.django_db
 def test_a_redelivered_alert_is_not_sent_twice(stubs):
     slack, pagerduty = stubs
     alert = make_alert(Severity.CRITICAL)
@@ -355,18 +394,22 @@ def test_a_redelivered_alert_is_not_sent_twice(stubs):
     slack.wait_for(alert.id, 1)
     pagerduty.wait_for(alert.id, 1)
     # The broker hands the same messages out again (a worker lost its ack).
-    assert dispatch_alert.delay(alert.to_dict()).get(timeout=10) == ["pagerduty", "slack"]
-    for channel in ("slack", "pagerduty"):
-        assert deliver_alert.delay(channel, alert.to_dict()).get(timeout=10) == "duplicate"
+    assert dispatch_alert.delay(alert.to_dict()).get(timeout=10) == []
+    deliveries = Delivery.objects.filter(alert__alert_id=alert.id)
+    assert sorted(item.channel for item in deliveries) == ["pagerduty", "slack"]
+    for delivery in deliveries:
+        assert send_delivery.apply_async((delivery.pk,), ignore_result=False).get(10) == "done"
     assert len(slack.matching(alert.id)) == 1
     assert len(pagerduty.matching(alert.id)) == 1
 
 
 @pytest.mark.worker
+@pytest.mark.django_db(transaction=True)  # the worker reads the outbox the view wrote
 def test_the_receiver_answers_before_the_channels_are_called(stubs, client, settings):
     slack, _ = stubs
     slack.reset(Reply(200, b"ok", delay=1.5))  # a slow Slack
     settings.SENTRY_WEBHOOK_SECRET = "s3cret"
+    settings.SLACK_WEBHOOK_URL = f"{slack.url}/services/T000/B000/secret"
     payload = metric_alert("warning")
     payload["data"]["description_title"] = marker = f"Latency high {uuid.uuid4().hex}"
     body = json.dumps(payload).encode()
@@ -390,9 +433,11 @@ def test_send_test_alert_without_channels_says_what_to_set():
     assert "SLACK_WEBHOOK_URL" in result.stderr
 
 
+@pytest.mark.django_db(transaction=True)  # the command records its alerts: emptied afterwards
 def test_send_test_alert_goes_through_the_real_path():
     with stub_server() as slack, stub_server(lambda received: PD_OK) as pagerduty:
         env = clean_env(
+            DATABASE_URL=child_database_url(),
             SLACK_WEBHOOK_URL=f"{slack.url}/services/T/B/x",
             PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
             PAGERDUTY_EVENTS_URL=f"{pagerduty.url}/v2/enqueue",

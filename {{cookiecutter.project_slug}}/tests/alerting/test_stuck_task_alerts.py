@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ..conftest import requires
+from ..conftest import child_database_url, requires
 from ..support.loopback import stub_server
 from ..support.sentry_stubs import EnvelopeSink
 from ..test_stuck_tasks import NAP, stuck_task_worker
@@ -13,9 +13,11 @@ from ..test_stuck_tasks import NAP, stuck_task_worker
 pytestmark = requires("REDIS_URL")
 
 
+@pytest.mark.django_db(transaction=True)  # the worker records the alert in the outbox
 def test_a_stuck_task_is_a_sentry_warning_and_a_slack_alert(tmp_path):
     with EnvelopeSink() as sink, stub_server() as slack:
         env = {
+            "DATABASE_URL": child_database_url(),
             "SENTRY_DSN": sink.dsn,
             "SLACK_WEBHOOK_URL": f"{slack.url}/services/T000/B000/secret",
             "ENVIRONMENT": "staging",

@@ -2,7 +2,7 @@
 
 Importing this module (AlertingConfig.ready) subscribes to on_stuck_task
 (monitoring/stuck_tasks.py) and on_missed_beat (monitoring/missed_beats.py). The
-alerts go the way a Sentry alert goes, through dispatch_alert, so each channel
+alerts go the way a Sentry alert goes, into the outbox (outbox.py), so each channel
 retries on its own; the fingerprint is per task name or beat entry, so PagerDuty
 keeps one incident for the same problem coming back.
 """
@@ -10,11 +10,12 @@ keeps one incident for the same problem coming back.
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import connection
 
 from ..monitoring.missed_beats import MissedBeat, on_missed_beat
 from ..monitoring.stuck_tasks import StuckTask, on_stuck_task
 from .alerts import Alert, Severity
-from .tasks import dispatch_alert
+from .outbox import record_alert
 
 
 def stuck_task_alert(stuck: StuckTask) -> Alert:
@@ -43,12 +44,19 @@ def missed_beat_alert(missed: MissedBeat) -> Alert:
     )
 
 
+def _record(alert: Alert) -> None:
+    try:
+        record_alert(alert, source="celery")
+    finally:
+        connection.close()  # the reporting threads are short-lived: don't leave theirs open
+
+
 def alert_stuck_task(stuck: StuckTask) -> None:
-    dispatch_alert.delay(stuck_task_alert(stuck).to_dict())
+    _record(stuck_task_alert(stuck))
 
 
 def alert_missed_beat(missed: MissedBeat) -> None:
-    dispatch_alert.delay(missed_beat_alert(missed).to_dict())
+    _record(missed_beat_alert(missed))
 
 
 for hook, subscribed in ((alert_stuck_task, on_stuck_task), (alert_missed_beat, on_missed_beat)):

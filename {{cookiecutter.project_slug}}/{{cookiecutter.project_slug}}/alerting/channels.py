@@ -7,7 +7,8 @@ ALERT_EMAILS) is empty. `channels_for` routes an alert by severity
     warning  -> Slack
     info     -> e-mail
     resolved -> PagerDuty (resolve) + Slack
-The tasks (tasks.py) deliver to one channel at a time.
+The tasks (tasks.py) deliver to one channel at a time, each channel on a queue of its
+own (outbox.py).
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ class Channel:
 
     def enabled(self) -> bool:
         raise NotImplementedError
+
+    def timeout(self) -> float:
+        """The longest one send may take (s): how long a delivery stays claimed, plus a margin."""
+        return settings.ALERT_HTTP_TIMEOUT
 
     def send(self, alert: Alert) -> None:
         raise NotImplementedError
@@ -165,6 +170,9 @@ class EmailChannel(Channel):
 
     def enabled(self) -> bool:
         return bool(settings.ALERT_EMAILS)
+
+    def timeout(self) -> float:
+        return settings.EMAIL_TIMEOUT  # per socket operation, Django's own setting
 
     def send(self, alert: Alert) -> None:
         subject = one_line(f"[{alert.severity.upper()}] {alert.title}", 200)

@@ -14,6 +14,7 @@ from .signals import alert_delivery, webhook_received
 WEBHOOK_OUTCOMES = (
     "accepted",
     "duplicate",
+    "stale",
     "ignored",
     "unavailable",
     "bad_signature",

@@ -10,8 +10,10 @@ else, so every lookup tolerates a missing key or a wrong type.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from .alerts import Alert, Severity
@@ -141,3 +143,36 @@ def parse_alert(resource: str, payload: dict[str, Any], alert_id: str) -> Alert 
     if parser is None:
         return None
     return parser(_text(payload.get("action")), _obj(payload, "data"), alert_id)
+
+
+def _moment(value: Any) -> datetime | None:
+    """An ISO 8601 date (Sentry writes "...Z") or Unix seconds, as an aware datetime."""
+    try:
+        if isinstance(value, str) and value:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    return None
+
+
+def occurred_at(resource: str, payload: dict[str, Any]) -> datetime | None:
+    """When the alerted event itself happened, where the payload says it for sure.
+
+    event_alert: the event's own time; metric_alert: when the incident changed state.
+    An issue's dates say when it was first or last seen, not when it was created or
+    resolved, so issue and installation webhooks have none.
+    """
+    data = _obj(payload, "data")
+    if resource == "event_alert":
+        event = _obj(data, "event")
+        return _moment(event.get("datetime")) or _moment(event.get("timestamp"))
+    if resource == "metric_alert":
+        incident = _obj(data, "metric_alert")
+        keys = ("date_closed",) if payload.get("action") == "resolved" else ()
+        for key in (*keys, "date_detected", "date_started"):
+            if moment := _moment(incident.get(key)):
+                return moment
+    return None

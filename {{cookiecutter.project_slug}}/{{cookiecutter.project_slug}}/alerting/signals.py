@@ -2,7 +2,7 @@
 
 webhook_received
     Every delivery to the receiver (webhooks.py; a request that is no delivery,
-    a GET, sends nothing). `outcome`: "accepted", "duplicate", "ignored",
+    a GET, sends nothing). `outcome`: "accepted", "duplicate", "stale", "ignored",
     "unavailable", "bad_signature", "bad_request", "too_large" or "not_configured".
 alert_delivery
     Every attempt to deliver an alert to a channel (tasks.py) that ends: `channel`

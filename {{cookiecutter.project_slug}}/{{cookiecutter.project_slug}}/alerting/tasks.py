@@ -1,11 +1,9 @@
-"""Alert delivery: one task routes an alert, then one task per channel delivers it.
+"""Alert delivery tasks: one message per delivery (a row of the outbox), one queue per channel.
 
-Each channel retries on its own, so a Slack outage never re-sends a page that
-PagerDuty already took. A delivery is claimed in the cache before sending and
-marked sent after: a redelivered or re-published task finds the mark and sends
-nothing. (A worker killed between sending and marking resends once the claim
-expires: at least once, never silently dropped.) Each attempt that ends in "sent",
-"retried" or "failed" is sent as the alert_delivery signal (signals.py).
+The message carries only the delivery's id; the row says what to send and whether
+it still must be (outbox.py). Each channel retries on its own, so a Slack outage
+never re-sends a page that PagerDuty already took. Each attempt that ends in
+"sent", "retried" or "failed" is sent as the alert_delivery signal (signals.py).
 """
 
 from __future__ import annotations
@@ -13,35 +11,18 @@ from __future__ import annotations
 import random
 
 import structlog
-from celery import Task, shared_task
+from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 
-from .alerts import Alert
-from .channels import CHANNELS, DeliveryError, channels_for
+from . import outbox
+from .alerts import Alert, Severity
+from .channels import CHANNELS, DeliveryError
 from .signals import alert_delivery
 
 logger = structlog.get_logger(__name__)
 
-SENDING, SENT = "sending", "sent"
-# Longer than one send can take (timeouts); a crashed send is retried after it.
-CLAIM_SECONDS = 120
-# How long a delivery is remembered.
-SENT_SECONDS = 7 * 24 * 3600
 # Cap on a server's Retry-After (beyond it the broker may redeliver the message).
 RETRY_AFTER_MAX = 15 * 60
-
-
-@shared_task(acks_late=True)
-def dispatch_alert(alert_data: dict[str, str]) -> list[str]:
-    """Queue one delivery per enabled channel of the alert's severity."""
-    alert = Alert.from_dict(alert_data)
-    names = [channel.name for channel in channels_for(alert)]
-    if not names:
-        logger.warning("alert has no enabled channel", alert_id=alert.id, severity=alert.severity)
-    for name in names:
-        deliver_alert.delay(name, alert.to_dict())
-    return names
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
@@ -55,50 +36,76 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return delay
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def deliver_alert(
-    self: Task, channel_name: str, alert_data: dict[str, str], attempt: int = 1
-) -> str:
-    """Send one alert to one channel: "sent", "duplicate", "disabled", "claimed" or "failed"."""
-    alert = Alert.from_dict(alert_data)
-    channel = CHANNELS[channel_name]
-    log = logger.bind(channel=channel_name, alert_id=alert.id, severity=str(alert.severity))
-    if not channel.enabled():
-        return "disabled"
-    key = f"alerts:delivery:{channel_name}:{alert.id}"
-    if not cache.add(key, SENDING, timeout=CLAIM_SECONDS):
-        if cache.get(key) == SENT:
-            log.info("alert already delivered, not sending it again")
-            return "duplicate"
-        if attempt >= settings.ALERT_MAX_TRIES:
-            log.warning("alert delivery left to the worker that claimed it", tries=attempt)
-            return "claimed"
-        # Another worker is sending it, or died doing so: look again once the claim expires.
-        raise self.retry(
-            args=(channel_name, alert.to_dict()),
-            kwargs={"attempt": attempt + 1},
-            countdown=CLAIM_SECONDS,
-        )
+@shared_task(acks_late=True, ignore_result=True)
+def send_delivery(delivery_id: int) -> str:
+    """Send one delivery: "sent", "retried", "failed", or why it was not sent (outbox.claim)."""
+    claim = outbox.claim(delivery_id)
+    if isinstance(claim, str):
+        return claim
+    delivery, alert, channel = claim.delivery, claim.alert, claim.channel
+    log = logger.bind(channel=channel.name, alert_id=alert.id, severity=str(alert.severity))
     try:
         channel.send(alert)
     except DeliveryError as exc:
-        cache.delete(key)
-        if not exc.retryable or attempt >= settings.ALERT_MAX_TRIES:
-            log.error("alert delivery gave up", tries=attempt, error=str(exc))
-            alert_delivery.send(sender=type(channel), channel=channel_name, outcome="failed")
+        if not exc.retryable or delivery.attempts >= settings.ALERT_MAX_TRIES:
+            log.error("alert delivery gave up", tries=delivery.attempts, error=str(exc))
+            outbox.mark_failed(delivery, str(exc))
+            alert_delivery.send(sender=type(channel), channel=channel.name, outcome="failed")
+            escalate(alert, channel.name, str(exc))
             return "failed"
-        delay = backoff_seconds(attempt, exc.retry_after)
+        delay = backoff_seconds(delivery.attempts, exc.retry_after)
         log.warning(
-            "alert delivery failed, retrying", tries=attempt, error=str(exc), retry_in=delay
+            "alert delivery failed, retrying",
+            tries=delivery.attempts,
+            error=str(exc),
+            retry_in=delay,
         )
-        alert_delivery.send(sender=type(channel), channel=channel_name, outcome="retried")
-        raise self.retry(
-            args=(channel_name, alert.to_dict()), kwargs={"attempt": attempt + 1}, countdown=delay
-        ) from None
+        outbox.mark_retry(delivery, str(exc), delay)
+        alert_delivery.send(sender=type(channel), channel=channel.name, outcome="retried")
+        return "retried"
     except BaseException:
-        cache.delete(key)  # an unexpected error: free the claim, let Celery report it
+        outbox.release(delivery)  # an unexpected error: due again, let Celery report this one
         raise
-    cache.set(key, SENT, timeout=SENT_SECONDS)
-    log.info("alert delivered", tries=attempt)
-    alert_delivery.send(sender=type(channel), channel=channel_name, outcome="sent")
+    outbox.mark_sent(delivery)
+    log.info("alert delivered", tries=delivery.attempts)
+    alert_delivery.send(sender=type(channel), channel=channel.name, outcome="sent")
     return "sent"
+
+
+def escalate(alert: Alert, channel: str, error: str) -> None:
+    """A page that could not be delivered goes to every other channel, saying so."""
+    if channel != "pagerduty" or alert.severity is not Severity.CRITICAL:
+        return
+    others = [item for item in CHANNELS.values() if item.name != channel and item.enabled()]
+    if not others:
+        logger.error("page undeliverable and no other channel to escalate to", alert_id=alert.id)
+        return
+    escalation = Alert(
+        id=f"{alert.id}:escalated",
+        title=f"PagerDuty could not be paged ({error}): {alert.title}",
+        severity=Severity.CRITICAL,
+        url=alert.url,
+        project=alert.project,
+        environment=alert.environment,
+        fingerprint=alert.fingerprint,
+    )
+    outbox.record_alert(escalation, source="escalation", channels=others)
+
+
+@shared_task(ignore_result=True)
+def sweep_deliveries() -> int:
+    """Beat's periodic safety net: queue again what no message is coming for (outbox.sweep)."""
+    return outbox.sweep()
+
+
+@shared_task(acks_late=True)
+def dispatch_alert(alert_data: dict[str, str]) -> list[str]:
+    """Record an alert made in a worker (stuck tasks, missed beats) or queued by an earlier
+    version; the channel names it goes to (empty when it was recorded already)."""
+    alert = Alert.from_dict(alert_data)
+    deliveries = outbox.record_alert(alert, source="task")
+    if deliveries is None:
+        return []
+    if not deliveries:
+        logger.warning("alert has no enabled channel", alert_id=alert.id, severity=alert.severity)
+    return [delivery.channel for delivery in deliveries]

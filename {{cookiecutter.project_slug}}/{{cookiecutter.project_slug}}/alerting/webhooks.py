@@ -2,41 +2,42 @@
 
 Checks, in order: method (405), configured secret (503), size (413), a body
 that can be read at all (400), signature (401), timestamp (400), JSON (400). A
-repeat (same Request-ID, or same body) is answered 200 "duplicate"; a resource
-or action that raises no alert 200 "ignored"; an alert 202 "accepted" once it
-is queued. What a payload means is payloads.py's business; the view calls
-nobody: the Celery tasks in tasks.py deliver the alert. Every delivery's
-outcome is sent as the webhook_received signal.
+resource or action that raises no alert is answered 200 "ignored"; a repeat (same
+Request-ID, or same body) 200 "duplicate"; a body whose event is older than what
+the receiver remembers 200 "stale"; an alert 202 "accepted" once it is stored in
+the outbox (outbox.py), which queues its deliveries. What a payload means is
+payloads.py's business; the view calls no channel. Every delivery's outcome is
+sent as the webhook_received signal.
 
 Sentry signs the body only, so the timestamp and Request-ID headers prove
-nothing on their own: remembering body digests is what stops a replay.
+nothing on their own: the stored body digests (ALERT_RETENTION_DAYS) are what
+stops a replay, and the age of the event itself covers what they no longer hold.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import math
 import re
 import time
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.core.cache import cache
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .payloads import parse_alert
+from .outbox import record_alert
+from .payloads import occurred_at, parse_alert
 from .signals import webhook_received
-from .tasks import dispatch_alert
 
 logger = structlog.get_logger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 300
-SEEN_SECONDS = 24 * 3600
 READ_CHUNK = 64 * 1024
 TIMESTAMP = re.compile(r"^\d{1,12}(\.\d{1,9})?$")
 
@@ -101,10 +102,11 @@ def timestamp_fresh(value: str) -> bool:
     return math.isfinite(moment) and abs(time.time() - moment) <= MAX_CLOCK_SKEW_SECONDS
 
 
-def _remember(keys: list[str]) -> bool:
-    """Mark each key seen (atomic add); False if one already was."""
-    added = [cache.add(key, 1, timeout=SEEN_SECONDS) for key in keys]  # every key, no short cut
-    return all(added)
+def too_old(moment: datetime | None) -> bool:
+    """An event from before the oldest body digest still stored: its replay is not caught."""
+    if moment is None:
+        return False
+    return datetime.now(UTC) - moment > timedelta(days=settings.ALERT_RETENTION_DAYS)
 
 
 @csrf_exempt
@@ -157,24 +159,29 @@ def _receive(request: HttpRequest) -> tuple[str, JsonResponse]:
     if alert is None:
         return "ignored", _answer(200, status="ignored")
 
-    keys = [f"alerts:webhook:body:{digest}"]
+    moment = occurred_at(resource, payload)
+    if too_old(moment):
+        logger.warning("sentry webhook for an old event, ignored", alert_id=alert.id)
+        return "stale", _answer(200, status="stale")
     request_id = request.headers.get("Request-ID", "")
-    if request_id:
-        keys.append(f"alerts:webhook:request:{hashlib.sha256(request_id.encode()).hexdigest()}")
     try:
-        if not _remember(keys):
-            logger.info("sentry webhook repeated, ignored", alert_id=alert.id)
-            return "duplicate", _answer(200, status="duplicate")
-        dispatch_alert.delay(alert.to_dict())
-    except Exception:  # cache or broker down: answer so that Sentry may try again
-        logger.exception("sentry webhook could not be queued", alert_id=alert.id)
-        with contextlib.suppress(Exception):  # when the cache is what failed
-            cache.delete_many(keys)
-        return "unavailable", _answer(503, error="Temporarily unable to queue the alert.")
+        deliveries = record_alert(
+            alert,
+            source="sentry",
+            request_id=hashlib.sha256(request_id.encode()).hexdigest() if request_id else "",
+            occurred_at=moment,
+        )
+    except DatabaseError:  # the outbox is down: refuse fast, nothing was stored
+        logger.exception("sentry webhook could not be stored", alert_id=alert.id)
+        return "unavailable", _answer(503, error="Temporarily unable to store the alert.")
+    if deliveries is None:
+        logger.info("sentry webhook repeated, ignored", alert_id=alert.id)
+        return "duplicate", _answer(200, status="duplicate")
     logger.info(
         "sentry webhook accepted",
         resource=resource[:64],
         severity=str(alert.severity),
         alert_id=alert.id,
+        channels=[delivery.channel for delivery in deliveries],
     )
     return "accepted", _answer(202, status="accepted", alert_id=alert.id)

@@ -66,9 +66,10 @@ def oldest_message_age(raw: bytes | None, now: float) -> float:
 
 
 class CeleryQueueLength(Collector):
-    """Read from Redis per scrape, for the default queue: celery_queue_length (messages
+    """Read from Redis per scrape, for each declared queue: celery_queue_length (messages
     waiting) and celery_queue_oldest_message_age_seconds (the next one to be taken: kombu
-    pushes on the left and takes from the right). Two commands per priority list.
+    pushes on the left and takes from the right). Two commands per priority list, all in
+    one round trip.
 
     A broker that is not Redis, or does not answer within REDIS_TIMEOUT_S, leaves the
     metrics out of that scrape rather than failing it.
@@ -78,14 +79,16 @@ class CeleryQueueLength(Collector):
         return []  # Keeps registration from calling Redis.
 
     def collect(self) -> Iterator[Metric]:
-        url, queue = current_app.conf.broker_url, current_app.conf.task_default_queue
+        url = current_app.conf.broker_url
         if not url or not url.startswith(("redis://", "rediss://", "unix://")):
             return
+        queues = watched_queues()
         try:
             pipe = _redis(url).pipeline(transaction=False)
-            for suffix in REDIS_PRIORITY_SUFFIXES:
-                pipe.llen(queue + suffix)
-                pipe.lindex(queue + suffix, -1)
+            for queue in queues:
+                for suffix in REDIS_PRIORITY_SUFFIXES:
+                    pipe.llen(queue + suffix)
+                    pipe.lindex(queue + suffix, -1)
             replies = pipe.execute()
         except redis.RedisError as exc:
             logger.warning("Celery queue length unavailable: %s", type(exc).__name__)
@@ -94,15 +97,24 @@ class CeleryQueueLength(Collector):
         family = GaugeMetricFamily(
             "celery_queue_length", "Messages waiting in the Celery queue.", labels=["queue"]
         )
-        family.add_metric([queue], sum(replies[0::2]))
-        yield family
         age = GaugeMetricFamily(
             "celery_queue_oldest_message_age_seconds",
             "How long the next message of the queue has waited since it was sent (0: empty).",
             labels=["queue"],
         )
-        age.add_metric([queue], max(oldest_message_age(raw, now) for raw in replies[1::2]))
+        per_queue = 2 * len(REDIS_PRIORITY_SUFFIXES)
+        for index, queue in enumerate(queues):
+            mine = replies[index * per_queue : (index + 1) * per_queue]
+            family.add_metric([queue], sum(mine[0::2]))
+            age.add_metric([queue], max(oldest_message_age(raw, now) for raw in mine[1::2]))
+        yield family
         yield age
+
+
+def watched_queues() -> list[str]:
+    """The default queue, then every other declared one (CELERY_TASK_QUEUES)."""
+    default = current_app.conf.task_default_queue
+    return [default, *(name for name in current_app.amqp.queues if name != default)]
 
 
 class CeleryWorkerUp(Collector):

@@ -1,7 +1,7 @@
 """`manage.py send_test_alert [--severity ...]`: a synthetic alert through the real path.
 
-The alert goes to the same Celery task as a Sentry webhook's, so it proves the
-worker, the channel settings and the channels themselves. Run it after every
+The alert is recorded and queued the way a Sentry webhook's is, so it proves the
+database, the worker, the channel settings and the channels themselves. Run it after every
 change to the alerting setup, and now and then ("test your alerts regularly").
 """
 
@@ -12,11 +12,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...alerts import Alert, Severity
 from ...channels import channels_for
-from ...tasks import dispatch_alert
+from ...outbox import record_alert
 
 
 class Command(BaseCommand):
-    help = "Send a synthetic alert through the alert dispatch task."
+    help = "Send a synthetic alert through the alert outbox and the delivery tasks."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -42,5 +42,5 @@ class Command(BaseCommand):
                 f"No channel is configured for {severity} alerts here: set SLACK_WEBHOOK_URL, "
                 "PAGERDUTY_ROUTING_KEY or ALERT_EMAILS (see docs/alerting.md)."
             )
-        dispatch_alert.delay(alert.to_dict())
+        record_alert(alert, source="test")
         self.stdout.write(f"Queued test alert {alert.id} ({severity}) for: {', '.join(channels)}.")

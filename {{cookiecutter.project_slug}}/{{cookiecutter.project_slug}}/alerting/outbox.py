@@ -1,0 +1,240 @@
+"""The delivery outbox (models.py): record an alert, claim and settle its deliveries, sweep.
+
+The database, not the broker, is the record of what must still be sent:
+- `record_alert` stores the alert and one Delivery per enabled channel in one
+  transaction, then queues them once it commits. A publish that fails (broker
+  down) loses nothing: the row is left due and the sweeper queues it.
+- A worker `claim`s a delivery before sending (a row lock): a message handed out
+  twice, or queued again by the sweeper, finds it sending or sent and does nothing.
+  At most ALERT_CHANNEL_CONCURRENCY deliveries per channel are in flight at once,
+  so a channel that hangs holds that many worker processes, never all of them; the
+  rest wait as rows, and each delivery that ends queues the next of its channel.
+- `sweep` (a beat task every ALERT_SWEEP_INTERVAL s) queues again what is overdue
+  by ALERT_SWEEP_GRACE s: rows no message will come for (publish failed, broker
+  restarted empty, a channel's lane broken) and claims that expired (worker killed
+  between claiming and settling; that send may be repeated once: at least once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .alerts import Alert, Severity
+from .channels import CHANNELS, Channel, channels_for
+from .models import AlertRecord, Delivery
+
+logger = structlog.get_logger(__name__)
+
+Status = Delivery.Status
+# How long past the channel's own timeout a claim lasts before the sweeper takes it back.
+CLAIM_MARGIN_SECONDS = 30
+SWEEP_BATCH = 200
+
+
+def queue_name(channel: str) -> str:
+    """One queue per channel: a backlog for one never waits behind another's."""
+    return f"{settings.ALERT_QUEUE_PREFIX}{channel}"
+
+
+def record_alert(
+    alert: Alert,
+    *,
+    source: str,
+    request_id: str = "",
+    occurred_at: datetime | None = None,
+    channels: Iterable[Channel] | None = None,
+) -> list[Delivery] | None:
+    """Store the alert and its deliveries; None if this alert id (or request id) is known.
+
+    The deliveries are queued when the transaction commits (at once outside one).
+    """
+    targets = list(channels_for(alert) if channels is None else channels)
+    try:
+        with transaction.atomic():
+            record = AlertRecord.objects.create(
+                alert_id=alert.id,
+                request_id=request_id,
+                source=source,
+                title=alert.title,
+                severity=alert.severity,
+                url=alert.url,
+                project=alert.project,
+                environment=alert.environment,
+                fingerprint=alert.fingerprint,
+                occurred_at=occurred_at,
+            )
+            deliveries = Delivery.objects.bulk_create(
+                [Delivery(alert=record, channel=channel.name) for channel in targets]
+            )
+    except IntegrityError:
+        return None
+    transaction.on_commit(lambda: queue_deliveries(deliveries))
+    return deliveries
+
+
+def queue_deliveries(deliveries: list[Delivery]) -> None:
+    """Publish each delivery; after the first failure, leave the rest to the sweeper."""
+    for index, delivery in enumerate(deliveries):
+        try:
+            _publish(delivery, 0)
+        except Exception as exc:
+            # Each failed publish costs up to its deadline: don't pay it once per channel.
+            left = [item.pk for item in deliveries[index:]]
+            logger.warning(
+                "alert delivery not queued, the sweeper will queue it",
+                alert_id=delivery.alert.alert_id,
+                deliveries=len(left),
+                error=exc.__class__.__name__,
+            )
+            return
+
+
+def _publish(delivery: Delivery, countdown: float) -> None:
+    from .tasks import send_delivery  # tasks.py imports this module
+
+    send_delivery.apply_async(
+        (delivery.pk,), queue=queue_name(delivery.channel), countdown=countdown or None
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery: Delivery
+    alert: Alert
+    channel: Channel
+
+
+def claim(delivery_id: int) -> Claim | str:
+    """Take a delivery for sending, or say why not: "missing", "done", "claimed",
+    "early", "busy" (the channel has its share in flight) or "disabled"."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update()
+            .select_related("alert")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return "missing"
+        if delivery.status in (Status.SENT, Status.FAILED):
+            return "done"
+        if delivery.status == Status.SENDING and delivery.claimed_until > now:
+            return "claimed"
+        if delivery.status == Status.PENDING and delivery.due_at > now + timedelta(seconds=0.5):
+            return "early"  # a retry's back-off (or a Retry-After) is not over
+        channel = CHANNELS.get(delivery.channel)
+        if channel is None or not channel.enabled():
+            _settle(delivery, Status.FAILED, error="the channel is switched off")
+            return "disabled"
+        in_flight = Delivery.objects.filter(
+            channel=delivery.channel, status=Status.SENDING, claimed_until__gt=now
+        ).exclude(pk=delivery.pk)
+        if in_flight.count() >= settings.ALERT_CHANNEL_CONCURRENCY:
+            if delivery.status == Status.SENDING:  # an expired claim: due again
+                _settle(delivery, Status.PENDING, due_at=now)
+            return "busy"
+        delivery.status = Status.SENDING
+        delivery.attempts += 1
+        delivery.claimed_until = now + timedelta(seconds=channel.timeout() + CLAIM_MARGIN_SECONDS)
+        delivery.save(update_fields=["status", "attempts", "claimed_until", "updated_at"])
+    return Claim(delivery, alert_of(delivery.alert), channel)
+
+
+def alert_of(record: AlertRecord) -> Alert:
+    return Alert(
+        id=record.alert_id,
+        title=record.title,
+        severity=Severity(record.severity),
+        url=record.url,
+        project=record.project,
+        environment=record.environment,
+        fingerprint=record.fingerprint,
+    )
+
+
+def mark_sent(delivery: Delivery) -> None:
+    _settle(delivery, Status.SENT, sent_at=timezone.now())
+    queue_next(delivery.channel)
+
+
+def mark_failed(delivery: Delivery, error: str) -> None:
+    _settle(delivery, Status.FAILED, error=error)
+    queue_next(delivery.channel)
+
+
+def mark_retry(delivery: Delivery, error: str, delay: float) -> None:
+    """Due again in `delay` s; a message is queued for then (the sweeper if that fails)."""
+    _settle(delivery, Status.PENDING, error=error, due_at=timezone.now() + timedelta(seconds=delay))
+    try:
+        _publish(delivery, delay)
+    except Exception as exc:
+        logger.warning("alert retry not queued, the sweeper will", error=exc.__class__.__name__)
+    queue_next(delivery.channel)
+
+
+def release(delivery: Delivery) -> None:
+    """An unexpected error while sending: due again now, for the sweeper."""
+    _settle(delivery, Status.PENDING, due_at=timezone.now())
+
+
+def _settle(delivery: Delivery, status: str, *, error: str = "", **fields: object) -> None:
+    values = {"status": status, "claimed_until": None, "updated_at": timezone.now(), **fields}
+    if error:
+        values["last_error"] = error[:300]
+    Delivery.objects.filter(pk=delivery.pk).update(**values)
+
+
+def queue_next(channel: str) -> None:
+    """Queue the oldest delivery of `channel` that waits for its turn ("busy" above)."""
+    waiting = (
+        Delivery.objects.filter(channel=channel, status=Status.PENDING, due_at__lte=timezone.now())
+        .select_related("alert")
+        .order_by("due_at")
+        .first()
+    )
+    if waiting is not None:
+        try:
+            _publish(waiting, 0)
+        except Exception as exc:
+            logger.warning("next alert delivery not queued", error=exc.__class__.__name__)
+
+
+def overdue(now: datetime) -> Q:
+    """Deliveries nothing is coming for: due past the grace period, or claims that expired."""
+    late = now - timedelta(seconds=settings.ALERT_SWEEP_GRACE)
+    return Q(status=Status.PENDING, due_at__lt=late) | Q(
+        status=Status.SENDING, claimed_until__lt=now
+    )
+
+
+def sweep() -> int:
+    """Queue the overdue deliveries again (their due time restarts the grace) and forget
+    alerts older than ALERT_RETENTION_DAYS whose deliveries are all settled."""
+    now = timezone.now()
+    rows = list(Delivery.objects.filter(overdue(now)).select_related("alert")[:SWEEP_BATCH])
+    for delivery in rows:
+        if delivery.status == Status.SENDING:
+            logger.warning(
+                "alert delivery claim expired (worker lost mid-send?), queued again",
+                channel=delivery.channel,
+                alert_id=delivery.alert.alert_id,
+            )
+        _settle(delivery, Status.PENDING, due_at=now)
+    if rows:
+        logger.info("overdue alert deliveries queued again", deliveries=len(rows))
+        queue_deliveries(rows)
+    expired = now - timedelta(days=settings.ALERT_RETENTION_DAYS)
+    unsettled = Delivery.objects.filter(status__in=(Status.PENDING, Status.SENDING))
+    AlertRecord.objects.filter(received_at__lt=expired).exclude(
+        pk__in=unsettled.values("alert_id")
+    ).delete()
+    return len(rows)
