@@ -408,7 +408,7 @@ PAGERDUTY_EVENTS_URL = env(
 ALERT_EMAILS = [addr.strip() for addr in env.list("ALERT_EMAILS", default=[]) if addr.strip()]
 # Delivery: seconds per Slack or PagerDuty call (both answer in well under a second; e-mail
 # uses EMAIL_TIMEOUT), tries per channel, exponential back-off with jitter.
-ALERT_HTTP_TIMEOUT = 3.0
+ALERT_HTTP_TIMEOUT = _env_number("ALERT_HTTP_TIMEOUT", 3, 0.1, 60)
 ALERT_MAX_TRIES = 6
 ALERT_RETRY_BACKOFF = 10.0
 ALERT_RETRY_BACKOFF_MAX = 600.0

@@ -29,12 +29,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 {%- if cookiecutter.use_sentry == "y" %}
 # Alert delivery retries within a test's patience.
-ALERT_HTTP_TIMEOUT = 2.0
+ALERT_HTTP_TIMEOUT = env.float("ALERT_HTTP_TIMEOUT", default=2.0)
 ALERT_MAX_TRIES = 3
 ALERT_RETRY_BACKOFF = 0.05
 ALERT_RETRY_BACKOFF_MAX = 0.2
 ALERT_QUEUE_PREFIX = env("ALERT_QUEUE_PREFIX", default=f"{CELERY_TASK_DEFAULT_QUEUE}-alerts.")
-ALERT_SWEEP_GRACE = 0.5
+ALERT_SWEEP_GRACE = env.float("ALERT_SWEEP_GRACE", default=0.5)
 # No beat runs in the tests: the ones about the outbox call its sweep themselves.
 CELERY_BEAT_SCHEDULE = {}
 {%- endif %}

@@ -3,7 +3,9 @@
 The database, not the broker, is the record of what must still be sent:
 - `record_alert` stores the alert and one Delivery per enabled channel in one
   transaction, then queues them once it commits. A publish that fails (broker
-  down) loses nothing: the row is left due and the sweeper queues it.
+  down) loses nothing: the rows are left to the sweeper's next pass, and for
+  PUBLISH_PAUSE_SECONDS this process does not try the broker again, so a webhook
+  answers at once while the broker hangs instead of after each publish's deadline.
 - A worker `claim`s a delivery before sending (a row lock): a message handed out
   twice, or queued again by the sweeper, finds it sending or sent and does nothing.
   At most ALERT_CHANNEL_CONCURRENCY deliveries per channel are in flight at once,
@@ -17,6 +19,7 @@ The database, not the broker, is the record of what must still be sent:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,9 +37,9 @@ from .models import AlertRecord, Delivery
 logger = structlog.get_logger(__name__)
 
 Status = Delivery.Status
-# How long past the channel's own timeout a claim lasts before the sweeper takes it back.
-CLAIM_MARGIN_SECONDS = 30
 SWEEP_BATCH = 200
+PUBLISH_PAUSE_SECONDS = 5.0
+_publish_failed_at = -PUBLISH_PAUSE_SECONDS  # time.monotonic() of the last failed publish
 
 
 def queue_name(channel: str) -> str:
@@ -81,20 +84,32 @@ def record_alert(
 
 
 def queue_deliveries(deliveries: list[Delivery]) -> None:
-    """Publish each delivery; after the first failure, leave the rest to the sweeper."""
+    """Publish each delivery; after a failure, leave the rest to the sweeper's next pass."""
+    global _publish_failed_at
     for index, delivery in enumerate(deliveries):
-        try:
-            _publish(delivery, 0)
-        except Exception as exc:
-            # Each failed publish costs up to its deadline: don't pay it once per channel.
-            left = [item.pk for item in deliveries[index:]]
-            logger.warning(
-                "alert delivery not queued, the sweeper will queue it",
-                alert_id=delivery.alert.alert_id,
-                deliveries=len(left),
-                error=exc.__class__.__name__,
-            )
-            return
+        error = "broker failed just before" if _publish_paused() else ""
+        if not error:
+            try:
+                _publish(delivery, 0)
+                continue
+            except Exception as exc:
+                # Each failed publish costs up to its deadline: don't pay it once per channel.
+                _publish_failed_at = time.monotonic()
+                error = exc.__class__.__name__
+        left = [item.pk for item in deliveries[index:]]
+        overdue_now = timezone.now() - timedelta(seconds=settings.ALERT_SWEEP_GRACE)
+        Delivery.objects.filter(pk__in=left, status=Status.PENDING).update(due_at=overdue_now)
+        logger.warning(
+            "alert delivery not queued, the sweeper will queue it",
+            alert_id=delivery.alert.alert_id,
+            deliveries=len(left),
+            error=error,
+        )
+        return
+
+
+def _publish_paused() -> bool:
+    return time.monotonic() - _publish_failed_at < PUBLISH_PAUSE_SECONDS
 
 
 def _publish(delivery: Delivery, countdown: float) -> None:
@@ -144,9 +159,14 @@ def claim(delivery_id: int) -> Claim | str:
             return "busy"
         delivery.status = Status.SENDING
         delivery.attempts += 1
-        delivery.claimed_until = now + timedelta(seconds=channel.timeout() + CLAIM_MARGIN_SECONDS)
+        delivery.claimed_until = now + timedelta(seconds=claim_seconds(channel))
         delivery.save(update_fields=["status", "attempts", "claimed_until", "updated_at"])
     return Claim(delivery, alert_of(delivery.alert), channel)
+
+
+def claim_seconds(channel: Channel) -> float:
+    """Longer than one send can take: its timeout bounds each of connect, send and read."""
+    return 3 * channel.timeout() + 5
 
 
 def alert_of(record: AlertRecord) -> Alert:
