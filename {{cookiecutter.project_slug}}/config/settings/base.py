@@ -398,6 +398,14 @@ SENTRY_SEND_DEFAULT_PII = {{ "True" if cookiecutter.sentry_send_default_pii == "
 # ------------------------------------------------------------------------------
 # Client secret of the Sentry internal integration; the receiver answers 503 without it.
 SENTRY_WEBHOOK_SECRET = env("SENTRY_WEBHOOK_SECRET", default="")
+# Sentry sends `issue` webhooks for every project of the organisation: act on these only
+# (project ids or slugs, comma-separated; "*" for all), by default SENTRY_DSN's project
+# (the number that ends the DSN). Alert rules' webhooks are not filtered: a rule is
+# already about the projects it was set up for.
+SENTRY_WEBHOOK_PROJECTS = env.list(
+    "SENTRY_WEBHOOK_PROJECTS",
+    default=[SENTRY_DSN.rstrip("/").rsplit("/", 1)[-1]] if SENTRY_DSN else [],
+)
 # Each channel is off while its variable is empty.
 SLACK_WEBHOOK_URL = env("SLACK_WEBHOOK_URL", default="")
 PAGERDUTY_ROUTING_KEY = env("PAGERDUTY_ROUTING_KEY", default="")

@@ -12,6 +12,7 @@ import hmac
 import http.client
 import io
 import json
+import logging
 import random
 import time
 import uuid
@@ -31,7 +32,7 @@ from {{ cookiecutter.project_slug }}.alerting.models import AlertRecord
 from {{ cookiecutter.project_slug }}.alerting.payloads import parse_alert
 from {{ cookiecutter.project_slug }}.alerting.webhooks import MAX_BODY_BYTES
 
-from ..conftest import child_database_url, clean_env
+from ..conftest import child_database_url, clean_env, settings_values
 from ..support.live_server import gunicorn
 
 pytestmark = pytest.mark.django_db
@@ -191,6 +192,13 @@ CASES = [
         "sentry-issue-1170820242",
     ),
     (
+        "issue", {**issue("unresolved"), "data": {"issue": {
+            **issue("unresolved")["data"]["issue"], "substatus": "regressed"}}},
+        Severity.WARNING, "Regression: ReferenceError: blooopy is not defined",
+        "https://sentry.io/organizations/test-org/issues/1170820242/", "front-end", "",
+        "sentry-issue-1170820242",
+    ),
+    (
         "issue", issue("resolved"), Severity.RESOLVED,
         "Resolved: ReferenceError: blooopy is not defined",
         "https://sentry.io/organizations/test-org/issues/1170820242/", "front-end", "",
@@ -260,10 +268,36 @@ def test_an_accepted_new_issue_reaches_the_alert_emails(client, settings):
         ("", {"action": "created", "data": {}}),
     ],
 )
-def test_resources_without_an_alert_are_acknowledged_and_ignored(client, resource, payload):
-    response = deliver(client, payload, resource=resource)
+def test_resources_without_an_alert_are_acknowledged_and_ignored(client, resource, payload, caplog):
+    with caplog.at_level(logging.DEBUG, logger="{{ cookiecutter.project_slug }}.alerting.webhooks"):
+        response = deliver(client, payload, resource=resource)
     assert response.status_code == 200
     assert response.json() == {"status": "ignored"}
+    [line] = [r.msg for r in caplog.records if "raises no alert" in str(r.msg)]
+    assert (line["resource"], line["action"]) == (resource, payload["action"])
+
+
+@pytest.mark.parametrize(
+    ("projects", "status"),
+    [([], 202), (["*"], 202), (["1"], 202), (["front-end"], 202), (["2", "back-end"], 200)],
+)
+def test_issue_webhooks_of_other_projects_are_ignored(client, settings, projects, status, caplog):
+    settings.SENTRY_WEBHOOK_PROJECTS = projects
+    response = deliver(client, issue("created"), resource="issue")
+    assert response.status_code == status
+    if status == 200:
+        assert response.json() == {"status": "ignored"}
+        assert any("not in SENTRY_WEBHOOK_PROJECTS" in str(r.msg) for r in caplog.records)
+    # Alert rules' webhooks are never filtered: a rule is about its own projects.
+    assert deliver(client, metric_alert("critical"), resource="metric_alert").status_code == 202
+
+
+def test_the_projects_default_to_the_dsn_s_own():
+    dsn = clean_env(SENTRY_DSN="https://key@o1.ingest.sentry.io/4507")
+    dsn.pop("SENTRY_WEBHOOK_PROJECTS", None)
+    assert settings_values(dsn, "SENTRY_WEBHOOK_PROJECTS") == ["['4507']"]
+    chosen = {**dsn, "SENTRY_WEBHOOK_PROJECTS": "shop,4508"}
+    assert settings_values(chosen, "SENTRY_WEBHOOK_PROJECTS") == ["['shop', '4508']"]
 
 
 @pytest.mark.parametrize(

@@ -93,12 +93,19 @@ def _metric_alert(action: str, data: dict[str, Any], alert_id: str) -> Alert | N
 
 
 def _issue(action: str, data: dict[str, Any], alert_id: str) -> Alert | None:
-    """A new issue (info), or an issue resolved in Sentry (closes its page)."""
-    labels = {"created": ("New issue", Severity.INFO), "resolved": ("Resolved", Severity.RESOLVED)}
+    """A new issue (info), an issue back after it was resolved or archived (warning: a
+    regression is what users most want to hear of), or one resolved in Sentry (closes
+    its page)."""
+    issue = _obj(data, "issue")
+    reopened = {"regressed": "Regression", "escalating": "Escalating"}
+    labels = {
+        "created": ("New issue", Severity.INFO),
+        "unresolved": (reopened.get(_text(issue.get("substatus")), "Unresolved"), Severity.WARNING),
+        "resolved": ("Resolved", Severity.RESOLVED),
+    }
     if action not in labels:
         return None
     label, severity = labels[action]
-    issue = _obj(data, "issue")
     issue_id = _text(issue.get("id"))
     return Alert(
         id=alert_id,
@@ -108,6 +115,12 @@ def _issue(action: str, data: dict[str, Any], alert_id: str) -> Alert | None:
         project=_text(_obj(issue, "project").get("slug")),
         fingerprint=f"sentry-issue-{issue_id}" if issue_id else "",
     )
+
+
+def issue_projects(payload: dict[str, Any]) -> set[str]:
+    """The id and slug of an `issue` webhook's project (either may name it in settings)."""
+    project = _obj(payload, "data", "issue", "project")
+    return {value for value in (_text(project.get("id")), _text(project.get("slug"))) if value}
 
 
 def _installation(action: str, data: dict[str, Any], alert_id: str) -> Alert | None:

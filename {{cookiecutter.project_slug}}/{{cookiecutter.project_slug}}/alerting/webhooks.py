@@ -31,7 +31,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .outbox import record_alert
-from .payloads import occurred_at, parse_alert
+from .payloads import issue_projects, occurred_at, parse_alert
 from .signals import webhook_received
 
 logger = structlog.get_logger(__name__)
@@ -102,6 +102,12 @@ def timestamp_fresh(value: str) -> bool:
     return math.isfinite(moment) and abs(time.time() - moment) <= MAX_CLOCK_SKEW_SECONDS
 
 
+def from_our_projects(payload: dict) -> bool:
+    """Issue webhooks come for every project of the organisation: keep ours (settings)."""
+    wanted = set(settings.SENTRY_WEBHOOK_PROJECTS)
+    return not wanted or "*" in wanted or bool(wanted & issue_projects(payload))
+
+
 def too_old(moment: datetime | None) -> bool:
     """An event from before the oldest body digest still stored: its replay is not caught."""
     if moment is None:
@@ -157,6 +163,18 @@ def _receive(request: HttpRequest) -> tuple[str, JsonResponse]:
         logger.exception("sentry webhook payload not understood", resource=resource[:64])
         return "bad_request", _answer(400, error="Payload not understood.")
     if alert is None:
+        action = payload.get("action")
+        logger.debug(
+            "sentry webhook raises no alert, ignored",
+            resource=resource[:64],
+            action=action[:64] if isinstance(action, str) else "",
+        )
+        return "ignored", _answer(200, status="ignored")
+    if resource.strip() == "issue" and not from_our_projects(payload):
+        logger.info(
+            "sentry issue webhook from a project not in SENTRY_WEBHOOK_PROJECTS, ignored",
+            project=alert.project,
+        )
         return "ignored", _answer(200, status="ignored")
 
     moment = occurred_at(resource, payload)
