@@ -91,6 +91,7 @@ def test_many_issues_across_two_pages_are_critical():
         "issues": 150,
         "truncated": False,
         "pages": 2,
+        "next_page_host": None,
         "hours": 1,
         "warning": 5,
         "critical": 10,
@@ -203,13 +204,20 @@ def test_the_token_is_masked_even_when_the_server_echoes_it():
     assert "***" in result.stdout
 
 
-def test_a_pagination_link_to_another_host_is_not_followed():
+@pytest.mark.parametrize(
+    ("counted", "code", "label"), [(100, 2, "CRITICAL"), (20, 1, "WARNING"), (3, 3, "UNKNOWN")]
+)
+def test_a_pagination_link_to_another_host_is_not_followed(counted, code, label):
+    """A self-hosted Sentry builds its links from its public URL: the token stays home."""
+
     def elsewhere(received: Received) -> Reply:
         link = '<http://203.0.113.9/api/0/next/>; rel="next"; results="true"; cursor="1"'
-        return Reply(200, issues(1), headers={"Link": link})
+        return Reply(200, issues(counted), headers={"Link": link})
 
     with stub_server(elsewhere) as sentry:
-        result = check_errors(sentry.url)
+        result = check_errors(sentry.url, "--warning", "10", "--critical", "50")
         assert len(sentry.received) == 1
-    assert result.returncode == 3
-    assert "points to another host" in result.stdout
+    assert result.returncode == code, result.stdout
+    assert result.stdout.startswith(f"ERRORS {label}")
+    assert f"{counted}+ unresolved error issues" in result.stdout
+    assert "not followed: its link points to http://203.0.113.9" in result.stdout
