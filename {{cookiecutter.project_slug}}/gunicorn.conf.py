@@ -45,6 +45,20 @@ control_socket_disable = True
 use_default_settings()
 logconfig_dict = settings.LOGGING
 
+# Liveness from the master, on a port of its own, for probes that must not wait behind
+# slow or hung requests (monitoring/liveness_listener.py): GUNICORN_LIVENESS_BIND, e.g.
+# 0.0.0.0:8001 (docs/health.md); no listener while unset.
+liveness_bind = os.environ.get("GUNICORN_LIVENESS_BIND", "")
+
+
+def when_ready(server):
+    if liveness_bind:
+        from {{ cookiecutter.project_slug }}.monitoring.liveness_listener import (
+            start_liveness_listener,
+        )
+
+        start_liveness_listener(server, liveness_bind)
+
 
 class NoAccessLogLogger(Logger):
     """gunicorn's logger without the access log (see above)."""

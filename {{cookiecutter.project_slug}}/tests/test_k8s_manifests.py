@@ -47,10 +47,14 @@ def test_web_probes_hit_health_endpoints_on_the_served_port():
     (deployment,) = [d for d in documents(K8S_DIR / "web.yaml") if d["kind"] == "Deployment"]
     (web,) = containers(deployment)
     ports = {p["name"]: p["containerPort"] for p in web["ports"]}
-    assert ports == {"http": 8000}
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    assert ports == {"http": 8000, "liveness": 8001}
+    # Liveness goes to gunicorn's master listener (GUNICORN_LIVENESS_BIND), the rest to the app.
+    env = {item["name"]: item["value"] for item in web["env"]}
+    assert env["GUNICORN_LIVENESS_BIND"].endswith(f":{ports['liveness']}")
+    expected = {"startupProbe": "http", "livenessProbe": "liveness", "readinessProbe": "http"}
+    for probe, port in expected.items():
         http_get = web[probe]["httpGet"]
-        assert http_get["port"] == "http"
+        assert http_get["port"] == port
         assert http_get["path"] in PROBE_PATHS
         try:
             match = resolve(http_get["path"])
