@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from .alerts import Alert, Severity
 from .channels import CHANNELS, Channel, channels_for
@@ -39,6 +40,8 @@ logger = structlog.get_logger(__name__)
 Status = Delivery.Status
 SWEEP_BATCH = 200
 PUBLISH_PAUSE_SECONDS = 5.0
+# What a publish raises when the broker is down or hangs (after its retry policy).
+PUBLISH_ERRORS = (OperationalError, OSError)
 _publish_failed_at = -PUBLISH_PAUSE_SECONDS  # time.monotonic() of the last failed publish
 
 
@@ -92,7 +95,7 @@ def queue_deliveries(deliveries: list[Delivery]) -> None:
             try:
                 _publish(delivery, 0)
                 continue
-            except Exception as exc:
+            except PUBLISH_ERRORS as exc:
                 # Each failed publish costs up to its deadline: don't pay it once per channel.
                 _publish_failed_at = time.monotonic()
                 error = exc.__class__.__name__
@@ -127,24 +130,25 @@ class Claim:
     channel: Channel
 
 
-def claim(delivery_id: int) -> Claim | str:
+def claim(delivery_id: int, *, inline: bool = False) -> Claim | str:
     """Take a delivery for sending, or say why not: "missing", "done", "claimed",
-    "early", "busy" (the channel has its share in flight) or "disabled"."""
+    "early", "busy" (the channel has its share in flight) or "disabled".
+
+    `inline`: run without a broker (local development), where a retry cannot wait for
+    its back-off: it is taken at once.
+    """
     now = timezone.now()
     with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update()
-            .select_related("alert")
-            .filter(pk=delivery_id)
-            .first()
-        )
+        rows = Delivery.objects.select_for_update(of=("self",)).select_related("alert")
+        delivery = rows.filter(pk=delivery_id).first()
         if delivery is None:
             return "missing"
         if delivery.status in (Status.SENT, Status.FAILED):
             return "done"
         if delivery.status == Status.SENDING and delivery.claimed_until > now:
             return "claimed"
-        if delivery.status == Status.PENDING and delivery.due_at > now + timedelta(seconds=0.5):
+        early = delivery.due_at > now + timedelta(seconds=0.5)
+        if delivery.status == Status.PENDING and early and not inline:
             return "early"  # a retry's back-off (or a Retry-After) is not over
         channel = CHANNELS.get(delivery.channel)
         if channel is None or not channel.enabled():
@@ -196,7 +200,7 @@ def mark_retry(delivery: Delivery, error: str, delay: float) -> None:
     _settle(delivery, Status.PENDING, error=error, due_at=timezone.now() + timedelta(seconds=delay))
     try:
         _publish(delivery, delay)
-    except Exception as exc:
+    except PUBLISH_ERRORS as exc:
         logger.warning("alert retry not queued, the sweeper will", error=exc.__class__.__name__)
     queue_next(delivery.channel)
 
@@ -224,7 +228,7 @@ def queue_next(channel: str) -> None:
     if waiting is not None:
         try:
             _publish(waiting, 0)
-        except Exception as exc:
+        except PUBLISH_ERRORS as exc:
             logger.warning("next alert delivery not queued", error=exc.__class__.__name__)
 
 
@@ -240,21 +244,27 @@ def sweep() -> int:
     """Queue the overdue deliveries again (their due time restarts the grace) and forget
     alerts older than ALERT_RETENTION_DAYS whose deliveries are all settled."""
     now = timezone.now()
-    rows = list(Delivery.objects.filter(overdue(now)).select_related("alert")[:SWEEP_BATCH])
-    for delivery in rows:
-        if delivery.status == Status.SENDING:
-            logger.warning(
-                "alert delivery claim expired (worker lost mid-send?), queued again",
-                channel=delivery.channel,
-                alert_id=delivery.alert.alert_id,
-            )
-        _settle(delivery, Status.PENDING, due_at=now)
+    with transaction.atomic():
+        # skip_locked: a row a worker is claiming right now is not overdue any more.
+        locked = Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+        rows = list(locked.filter(overdue(now)).select_related("alert")[:SWEEP_BATCH])
+        for delivery in rows:
+            if delivery.status == Status.SENDING:
+                logger.warning(
+                    "alert delivery claim expired (worker lost mid-send?), queued again",
+                    channel=delivery.channel,
+                    alert_id=delivery.alert.alert_id,
+                )
+        Delivery.objects.filter(pk__in=[delivery.pk for delivery in rows]).update(
+            status=Status.PENDING, claimed_until=None, due_at=now, updated_at=now
+        )
     if rows:
         logger.info("overdue alert deliveries queued again", deliveries=len(rows))
         queue_deliveries(rows)
     expired = now - timedelta(days=settings.ALERT_RETENTION_DAYS)
     unsettled = Delivery.objects.filter(status__in=(Status.PENDING, Status.SENDING))
-    AlertRecord.objects.filter(received_at__lt=expired).exclude(
+    old = AlertRecord.objects.filter(received_at__lt=expired).exclude(
         pk__in=unsettled.values("alert_id")
-    ).delete()
+    )
+    AlertRecord.objects.filter(pk__in=list(old.values_list("pk", flat=True)[:SWEEP_BATCH])).delete()
     return len(rows)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 import structlog
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from . import outbox
@@ -36,10 +36,10 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return delay
 
 
-@shared_task(acks_late=True, ignore_result=True)
-def send_delivery(delivery_id: int) -> str:
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def send_delivery(self: Task, delivery_id: int) -> str:
     """Send one delivery: "sent", "retried", "failed", or why it was not sent (outbox.claim)."""
-    claim = outbox.claim(delivery_id)
+    claim = outbox.claim(delivery_id, inline=bool(self.request.is_eager))
     if isinstance(claim, str):
         return claim
     delivery, alert, channel = claim.delivery, claim.alert, claim.channel
