@@ -76,6 +76,64 @@ def test_pairs_inside_values_and_url_encoded_addresses(text, expected):
     assert redact(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A URL inside a query string, encoded once: its own pairs are read decoded.
+        ("/login/?next=%2Faccount%2F%3Ftoken%3Dabc123", f"/login/?next=/account/?token={FILTERED}"),
+        ("url=https%3A%2F%2Fx%2F%3Fpassword%3Dpw1", f"url=https://x/?password={FILTERED}"),
+        # Encoded names and form-encoded card numbers.
+        ("pass%77ord=hunter2&x=1", f"password={FILTERED}&x=1"),
+        ("?api%5Fkey=abc", f"?api_key={FILTERED}"),
+        # A value masked in the raw form is not masked again in the decoded one.
+        ("token=abc&next=%2F%3Fkey%3Dx", f"token={FILTERED}&next=/?key={FILTERED}"),
+        ("q=4111+1111+1111+1111", f"q={FILTERED}"),
+        ("q=4111%201111%201111%201111", f"q={FILTERED}"),
+        # An address encoded twice (a URL in a URL).
+        ("/?next=%2F%3Fcontact%3Djane%2540example.org", f"/?next=/?contact={FILTERED}"),
+        # Nothing to hide: the raw form is kept, encoding and all.
+        ("/search/?q=caf%C3%A9+au+lait&page=2", "/search/?q=caf%C3%A9+au+lait&page=2"),
+        ("disk 95% full, 1+1", "disk 95% full, 1+1"),
+    ],
+)
+def test_url_encoded_names_and_values_are_read_decoded(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A pair behind a harmless one, whatever the value of the harmless one looks like.
+        ("Name: password=hunter2", f"Name: password={FILTERED}"),
+        ("Error: secret: abc", f"Error: secret: {FILTERED}"),
+        ("Invalid: 'password'='hunter2'", f"Invalid: 'password'={FILTERED}"),
+        (r"bad value \"token\": \"abc\" in body", rf"bad value \"token\": {FILTERED} in body"),
+        ("token: abc", f"token: {FILTERED}"),
+        # A quoted value runs to its closing quote, escaped quotes and blanks included.
+        ('password="a\\"b c" next', f"password={FILTERED} next"),
+        ("password: 'hunter 2' end", f"password: {FILTERED} end"),
+        # The repr of an exception whose message has quotes escapes them; JSON in it twice.
+        (r"ValueError('bad: \'token\'=\'abc\'')", rf"ValueError('bad: \'token\'={FILTERED}')"),
+        (r"""repr('\\"token\\": \\"abc\\"')""", rf"""repr('\\"token\\": {FILTERED}')"""),
+        # A repr cut short keeps no part of its value.
+        ("{'password': 'hunter2...", "{'password': " + FILTERED),
+    ],
+)
+def test_secret_pairs_inside_free_text(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgres://app:p@ss@db:5432/app", f"postgres://app:{FILTERED}@db:5432/app"),
+        ("http://host:8000/?to=a", "http://host:8000/?to=a"),
+    ],
+)
+def test_url_passwords_run_to_the_authoritys_last_at(text, expected):
+    assert Redactor(allow_pii=True)(text) == expected
+
+
 def test_url_encoded_addresses_stay_when_personal_data_is_allowed():
     text = "/signup/?contact=jane%40example.org"
     assert Redactor(allow_pii=True)(text) == text
