@@ -3,8 +3,10 @@
 import pytest
 
 from {{ cookiecutter.project_slug }}.monitoring.redaction import (
+    DEFAULT_MASKED_URL_PATHS,
     FILTERED,
     Redactor,
+    mask_url_paths,
     redact,
 )
 
@@ -225,3 +227,33 @@ def test_card_numbers_are_masked_as_integers_too():
         "n": 7,
         "ok": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/accounts/reset/MQ/c4k9x2-0123abcd/", f"/accounts/reset/{FILTERED}/{FILTERED}/"),
+        (
+            "GET https://app.example.com/reset/MQ/c4k9x2-0123abcd/?next=/",
+            f"GET https://app.example.com/reset/{FILTERED}/{FILTERED}/?next=/",
+        ),
+        # A route pattern (a transaction name) and other paths stay as they are.
+        ("/reset/<uidb64>/<token>/", "/reset/<uidb64>/<token>/"),
+        ("/reset/{uidb64}/{token}/", "/reset/{uidb64}/{token}/"),
+        ("/reset/done/", "/reset/done/"),
+        ("/orders/12/", "/orders/12/"),
+    ],
+)
+def test_password_reset_paths_are_masked_by_default(text, expected):
+    assert Redactor(allow_pii=True)(text) == expected
+
+
+def test_masked_url_paths_can_be_replaced():
+    try:
+        mask_url_paths(["/invite/<code>/", "/files/<file_id>/download/<signature>"])
+        assert redact("/invite/abc123/ then /files/7/download/s1g") == (
+            f"/invite/{FILTERED}/ then /files/{FILTERED}/download/{FILTERED}"
+        )
+        assert redact("/reset/MQ/c4k9x2-0123abcd/") == "/reset/MQ/c4k9x2-0123abcd/"
+    finally:
+        mask_url_paths(DEFAULT_MASKED_URL_PATHS)

@@ -260,6 +260,18 @@ def test_secrets_in_encoded_queries_and_error_messages_stay_out_of_events(sink, 
         assert at < 0, raw[max(0, at - 200) : at + 20]
 
 
+def test_a_token_in_the_path_stays_out_of_events_and_transactions(sink, server):
+    sink.clear()
+    assert request(server, "/stub/reset/MQ/c4k9x2-path-token-88/")[0] == 500
+    settle(sink, server, "path")
+    (event,) = [e for e in sink.events() if "/stub/reset/" in e["request"]["url"]]
+    assert event["request"]["url"].endswith("/stub/reset/[Filtered]/[Filtered]/")
+    (transaction,) = [t for t in sink.transactions() if "/stub/reset/" in t["transaction"]]
+    assert transaction["transaction"] == "/stub/reset/{uidb64}/{token}/"
+    at = sink.raw().decode().find("path-token-88")
+    assert at < 0, sink.raw().decode()[max(0, at - 200) : at + 20]
+
+
 def test_capture_helpers_send_tags_context_user_and_breadcrumbs(sink, server):
     sink.clear()
     assert request(server, "/stub/helpers/")[0] == 200

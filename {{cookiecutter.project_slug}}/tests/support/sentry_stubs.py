@@ -223,6 +223,7 @@ STUB_URLS = [
     path("stub/boom/", boom),
     path("stub/logged-boom/", logged_boom),
     path("stub/text-boom/", text_boom),
+    path("stub/reset/<uidb64>/<token>/", boom),
     path("stub/user-boom/", user_boom),
     path("stub/helpers/", helpers),
     path("stub/forbidden/", forbidden),

@@ -23,6 +23,8 @@ The rules for log lines (logs.py):
   are replaced wherever they appear, under any key or none;
 - payment card numbers (13 to 19 digits, spaces or dashes between them, that pass
   the Luhn check), in text and as integers: never allowed;
+- URL paths matching a MASKED_URL_PATHS template (Django's style: `/reset/<uidb64>/<token>/`,
+  the password-reset link) have their `<name>` segments replaced, wherever they appear;
 - personal data too unless `allow_pii`: values of PII_KEYS (email, username,
   ip_address, forwarded-for headers) and e-mail addresses in free text, written
   plainly or URL-encoded (`jane%40example.org`, as query strings carry them).
@@ -109,6 +111,33 @@ _EMAIL_RE = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 _URL_PASSWORD_RE = re.compile(r"(://[^/\s:@]*:)[^/\s?#]+@")
 _URL_KEY_USER_RE = re.compile(r"(://)[^/\s:@]{16,}@")
 
+# Paths whose <name> segments are secrets, written as Django URL patterns; the setting
+# MASKED_URL_PATHS replaces them (mask_url_paths). Django's password-reset link carries
+# a token that logs in whoever holds it; its next step (/reset/<uidb64>/set-password/)
+# is masked as well.
+DEFAULT_MASKED_URL_PATHS = ("/reset/<uidb64>/<token>/",)
+_SEGMENT_RE = re.compile(r"<\w+>")
+# A segment is what a path segment can be in any text; a route's own `<token>` or
+# `{token}` (how error trackers name transactions) is left as it is.
+_SEGMENT_VALUE = r"[^/?#\s'\"<>{}]+"
+
+
+def compile_masked_url_path(template: str) -> tuple[str, re.Pattern[str], str]:
+    """(literal checked first, pattern, replacement) for one path template."""
+    literals = _SEGMENT_RE.split(template)
+    pattern = _SEGMENT_VALUE.join(f"({re.escape(literal)})" for literal in literals)
+    replacement = FILTERED.join(f"\\g<{group}>" for group in range(1, len(literals) + 1))
+    return literals[0], re.compile(pattern), replacement
+
+
+_masked_url_paths = tuple(compile_masked_url_path(path) for path in DEFAULT_MASKED_URL_PATHS)
+
+
+def mask_url_paths(templates: tuple[str, ...] | list[str]) -> None:
+    """Mask the <name> segments of these paths from now on, for every Redactor."""
+    global _masked_url_paths
+    _masked_url_paths = tuple(compile_masked_url_path(path) for path in templates if path)
+
 
 def luhn_valid(digits: str) -> bool:
     total = 0
@@ -185,6 +214,9 @@ class Redactor:
         return redacted
 
     def _text(self, text: str) -> str:
+        for literal, pattern, replacement in _masked_url_paths:
+            if literal in text:
+                text = pattern.sub(replacement, text)
         for secret in self.secret_values:
             if secret in text:
                 text = text.replace(secret, FILTERED)
