@@ -363,3 +363,18 @@ def test_unicode_line_separators_never_split_a_json_line(log_capture):
     assert not any(char in text for char in "\u0085\u2028\u2029")
     [record] = [r for r in log_capture.records() if r["logger"] == "tests.separators"]
     assert (record["message"], record["path"]) == (f"odd path {path}", path)
+
+
+def test_secrets_in_messages_and_exceptions_are_masked(log_capture):
+    """Free text carries pairs behind harmless words, quoted or URL-encoded, and URLs."""
+    secret = "LOG-SECRET-12"
+    try:
+        raise ValueError(f"Error: secret: {secret}, dsn redis://:{secret}@cache:6379/0")
+    except ValueError:
+        logging.getLogger("tests.free_text").exception(
+            "login failed: Name: token=%s, next=%%2F%%3Fapi_key%%3D%s", secret, secret
+        )
+    assert secret not in log_capture.text
+    [record] = [r for r in log_capture.records() if r["logger"] == "tests.free_text"]
+    assert record["message"].startswith("login failed: Name: token=[Filtered], next=/?api_key=")
+    assert "Error: secret: [Filtered], dsn redis://:[Filtered]@cache:6379/0" in record["exception"]

@@ -168,3 +168,19 @@ def test_bad_middleware_variables_stop_startup(name, value):
     result = run_manage("check", env=clean_env(**{name: value}))
     assert result.returncode != 0
     assert f"{name} must be a whole number >= 0" in result.stderr
+
+
+def test_line_separators_in_a_path_are_escaped_in_the_access_line(client, log_capture):
+    """Shippers that split lines on U+2028, U+2029 or U+0085 still see one access line."""
+    path = "/nowhere/a\u2028b\u2029c\u0085d/"
+    assert client.get(path).status_code == 404
+    assert not any(char in log_capture.text for char in "\u0085\u2028\u2029")
+    [line] = access_lines(log_capture.records())
+    assert line["path"] == path
+
+
+def test_a_password_reset_token_in_the_path_is_masked_in_the_access_line(client, log_capture):
+    assert client.get("/accounts/reset/MQ/c4k9x2-reset-token-77/").status_code == 404
+    assert "reset-token-77" not in log_capture.text
+    [line] = access_lines(log_capture.records())
+    assert line["path"] == "/accounts/reset/[Filtered]/[Filtered]/"

@@ -17,6 +17,7 @@ from kombu import Queue
 
 from {{ cookiecutter.project_slug }} import __version__
 from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
+from {{ cookiecutter.project_slug }}.monitoring.redaction import DEFAULT_MASKED_URL_PATHS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
@@ -346,6 +347,10 @@ LOGGING = logging_setting(ENVIRONMENT, LOG_FORMAT)
 SLOW_REQUEST_THRESHOLD_MS = _env_int("SLOW_REQUEST_THRESHOLD_MS", 1000)
 # Proxies in front of the app whose X-Forwarded-For entries are trusted for the client IP.
 TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+# URL paths whose <name> segments are secrets, masked in logs and error reports (request
+# URLs, transaction names, breadcrumbs), written as Django URL patterns, comma-separated.
+# Default: Django's password-reset link, whose token logs in whoever holds it.
+MASKED_URL_PATHS = env.list("MASKED_URL_PATHS", default=list(DEFAULT_MASKED_URL_PATHS))
 
 # HEALTH CHECKS (docs/health.md)
 # ------------------------------------------------------------------------------

@@ -244,6 +244,34 @@ def test_an_url_encoded_address_under_any_key_stays_out_of_events(sink, server):
         assert "ada.url%40example.com" not in raw and "ada.url@example.com" not in raw
 
 
+def test_secrets_in_encoded_queries_and_error_messages_stay_out_of_events(sink, server):
+    sink.clear()
+    secret = "TEXT-SECRET-10"
+    # A URL in the query string, encoded: its token is read decoded.
+    query = "next=%2Faccount%2F%3Ftoken%3DNEXT-SECRET-11&page=2"
+    assert request(server, f"/stub/text-boom/?{query}")[0] == 500
+    settle(sink, server, "text")
+    (event,) = [e for e in sink.events() if url_path(e) == "stub/text-boom/"]
+    assert "page=2" in event["request"]["query_string"]
+    assert "postgres://app:[Filtered]@db" in event["exception"]["values"][-1]["value"]
+    raw = sink.raw().decode()
+    for leak in (secret, "NEXT-SECRET-11", "4111 1111 1111 1111"):
+        at = raw.find(leak)
+        assert at < 0, raw[max(0, at - 200) : at + 20]
+
+
+def test_a_token_in_the_path_stays_out_of_events_and_transactions(sink, server):
+    sink.clear()
+    assert request(server, "/stub/reset/MQ/c4k9x2-path-token-88/")[0] == 500
+    settle(sink, server, "path")
+    (event,) = [e for e in sink.events() if "/stub/reset/" in e["request"]["url"]]
+    assert event["request"]["url"].endswith("/stub/reset/[Filtered]/[Filtered]/")
+    (transaction,) = [t for t in sink.transactions() if "/stub/reset/" in t["transaction"]]
+    assert transaction["transaction"] == "/stub/reset/{uidb64}/{token}/"
+    at = sink.raw().decode().find("path-token-88")
+    assert at < 0, sink.raw().decode()[max(0, at - 200) : at + 20]
+
+
 def test_capture_helpers_send_tags_context_user_and_breadcrumbs(sink, server):
     sink.clear()
     assert request(server, "/stub/helpers/")[0] == 200
@@ -358,6 +386,27 @@ def test_worker_sends_one_event_per_failed_task(sink, sentry_worker):
     # The task's transaction comes after its error: once it is in, nothing else is due.
     assert sink.wait_for("transaction", lambda t: t["contexts"]["trace"].get("status") != "ok")
     assert len([e for e in sink.events() if exception_types(e)]) == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_task_kwargs_named_password_or_token_stay_out_of_events(sink, sentry_worker):
+    """Celery keeps a task's kwargs in its request (the `req` local of Celery's frames)."""
+    sink.clear()
+    kwargs = {"password": "KWARG-SECRET-13", "token": "KWARG-SECRET-14", "card": 4111111111111111}
+    # send_task skips the signature check: the worker's call fails with the kwargs in hand.
+    result = process_order.app.send_task(
+        process_order.name, args=[1], kwargs=kwargs, queue=sentry_worker
+    )
+    with pytest.raises(TypeError):
+        result.get(timeout=30)
+    [event] = sink.wait_for("event", lambda e: e.get("tags", {}).get("celery_task_id") == result.id)
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    assert any("req" in frame.get("vars", {}) for frame in frames)
+    raw = sink.raw().decode()
+    for leak in (*kwargs.values(),):
+        at = raw.find(str(leak))
+        assert at < 0, raw[max(0, at - 200) : at + 20]
 
 
 BEAT_SCRIPT = """

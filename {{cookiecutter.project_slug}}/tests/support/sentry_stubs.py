@@ -165,6 +165,17 @@ def boom(request: HttpRequest) -> JsonResponse:
     raise RuntimeError(f"boom with {len(payload) + len(form)} fields, token set: {bool(token)}")
 
 
+def text_boom(request: HttpRequest) -> JsonResponse:
+    """Secrets inside an error message and in locals, as free text carries them."""
+    password = "TEXT-SECRET-10"
+    database = f"postgres://app:{password}@db:5432/app"
+    card = "4111 1111 1111 1111"
+    raise ValueError(
+        f"Invalid: 'password'='{password}', Error: secret: {password}, {database}, "
+        f'body \\"token\\": \\"{password}\\", card {card}'
+    )
+
+
 def logged_boom(request: HttpRequest) -> JsonResponse:
     """Logs the error with its traceback, then lets it propagate: one event, not two."""
     try:
@@ -211,6 +222,8 @@ def ok(request: HttpRequest) -> JsonResponse:
 STUB_URLS = [
     path("stub/boom/", boom),
     path("stub/logged-boom/", logged_boom),
+    path("stub/text-boom/", text_boom),
+    path("stub/reset/<uidb64>/<token>/", boom),
     path("stub/user-boom/", user_boom),
     path("stub/helpers/", helpers),
     path("stub/forbidden/", forbidden),

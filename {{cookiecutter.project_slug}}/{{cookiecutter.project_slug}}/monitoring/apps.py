@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class MonitoringConfig(AppConfig):
@@ -10,5 +11,7 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from .celery_signals import connect_celery_signals
         from .health import system_checks  # noqa: F401 - registers the settings check
+        from .redaction import mask_url_paths
 
         connect_celery_signals()
+        mask_url_paths(settings.MASKED_URL_PATHS)

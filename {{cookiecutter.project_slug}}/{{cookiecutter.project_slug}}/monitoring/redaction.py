@@ -14,12 +14,17 @@ The rules for log lines (logs.py):
 - in free text, the values of `name=value` / `name: value` / `"name": "value"`
   pairs with a secret name (query strings, form bodies, reprs), `Bearer ...`
   credentials, `user:password@` and key-like user names (a DSN's) in URLs are
-  replaced; the value of a pair
-  with a harmless name is searched in turn (`url: /?token=x`, `error: password=x`);
+  replaced; the value of a pair with a harmless name is searched in turn
+  (`url: /?token=x`, `Name: password=x`, `Invalid: 'token'='x'`), and so are
+  quoted, escaped and twice-escaped pairs (`\\"token\\": \\"x\\"` in a repr);
+- text holding `%` or `+` is read URL-decoded too (`next=%2F%3Ftoken%3Dx`,
+  `pass%77ord=x`, `4111+1111+...`), and given decoded when that hides more;
 - configured secrets (`secret_values`: a webhook URL that is its own credential)
   are replaced wherever they appear, under any key or none;
 - payment card numbers (13 to 19 digits, spaces or dashes between them, that pass
   the Luhn check), in text and as integers: never allowed;
+- URL paths matching a MASKED_URL_PATHS template (Django's style: `/reset/<uidb64>/<token>/`,
+  the password-reset link) have their `<name>` segments replaced, wherever they appear;
 - personal data too unless `allow_pii`: values of PII_KEYS (email, username,
   ip_address, forwarded-for headers) and e-mail addresses in free text, written
   plainly or URL-encoded (`jane%40example.org`, as query strings carry them).
@@ -32,6 +37,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote_plus
 
 FILTERED = "[Filtered]"
 MIN_SECRET_LENGTH = 8
@@ -80,22 +86,59 @@ _SECRET_RE = re.compile(
 )
 # `password=hunter2`, `"token": "abc"`, `Authorization: Bearer abc`, `api_key='x'`: the
 # name, its separator, an authorization scheme kept out of the value, the value.
-# JSON inside a JSON string escapes its quotes: `\"password\": \"x\"` is a pair too.
+# JSON inside a JSON string escapes its quotes (`\"password\": \"x\"`), a repr escapes
+# the quotes of its text (`ValueError('\'token\'=\'x\'')`), a repr of such JSON escapes
+# them twice (`\\"token\\": \\"x\\"`): an escaped value runs to the same escaped quote.
+# A quoted value runs to its closing quote, past escaped ones (`"a\"b c"`), or to
+# the first blank when it has none (a repr cut short: `'password': 'hunt...`).
+# A name starts where a word does: tried at every letter of a long word (a base64
+# blob), the search took quadratic time (2,000 letters: 120 ms).
 _PAIR_RE = re.compile(
-    r"(?P<name>[\w.\-\[\]]+)(?P<separator>\\?[\"']?\s*[:=]\s*)"
+    r"(?<![\w.\-\[\]])(?P<name>[\w.\-\[\]]+)(?P<separator>\\*[\"']?\s*[:=]\s*)"
     r"(?P<scheme>(?:bearer|basic|token)\s+)?"
-    r"(?P<value>\\\"(?:[^\"\\]|\\[^\"])*\\\"|\"[^\"]*\"|'[^']*'|[^\s&,;\"'<>\]\)]+)",
+    r"(?P<value>(?P<escape>\\+)(?P<quote>[\"'])(?:(?!(?P=escape)(?P=quote))[\s\S])*"
+    r"(?P=escape)(?P=quote)"
+    r"|\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
+    r"|[^\s&,;\"'<>\]\)]+|[\"'][^\s\"']+)",
     re.IGNORECASE,
 )
 # 13 to 19 digits, single spaces or dashes between them; the Luhn check decides.
 # Never part of a decimal: a float's 16 digits of fraction ("in 2.0030687379985466s")
 # pass the check one time in ten.
 _CARD_RE = re.compile(r"(?<![\d-])(?<!\d\.)\d(?:[ -]?\d){12,18}(?![\d-]|\.\d)")
-_EMAIL_RE = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
-# `postgres://user:PW@`, `redis://:PW@`; and a user name long enough to be a key
+_EMAIL_RE = re.compile(r"(?<![\w.%+-])[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+# `postgres://user:PW@`, `redis://:PW@` (to the authority's last `@`: a raw `@` in a
+# password is common); and a user name long enough to be a key
 # (an error tracker DSN's `https://<32 hex>@`), where a real user name is short.
-_URL_PASSWORD_RE = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")
+_URL_PASSWORD_RE = re.compile(r"(://[^/\s:@]*:)[^/\s?#]+@")
 _URL_KEY_USER_RE = re.compile(r"(://)[^/\s:@]{16,}@")
+
+# Paths whose <name> segments are secrets, written as Django URL patterns; the setting
+# MASKED_URL_PATHS replaces them (mask_url_paths). Django's password-reset link carries
+# a token that logs in whoever holds it; its next step (/reset/<uidb64>/set-password/)
+# is masked as well.
+DEFAULT_MASKED_URL_PATHS = ("/reset/<uidb64>/<token>/",)
+_SEGMENT_RE = re.compile(r"<\w+>")
+# A segment is what a path segment can be in any text; a route's own `<token>` or
+# `{token}` (how error trackers name transactions) is left as it is.
+_SEGMENT_VALUE = r"[^/?#\s'\"<>{}]+"
+
+
+def compile_masked_url_path(template: str) -> tuple[str, re.Pattern[str], str]:
+    """(literal checked first, pattern, replacement) for one path template."""
+    literals = _SEGMENT_RE.split(template)
+    pattern = _SEGMENT_VALUE.join(f"({re.escape(literal)})" for literal in literals)
+    replacement = FILTERED.join(f"\\g<{group}>" for group in range(1, len(literals) + 1))
+    return literals[0], re.compile(pattern), replacement
+
+
+_masked_url_paths = tuple(compile_masked_url_path(path) for path in DEFAULT_MASKED_URL_PATHS)
+
+
+def mask_url_paths(templates: tuple[str, ...] | list[str]) -> None:
+    """Mask the <name> segments of these paths from now on, for every Redactor."""
+    global _masked_url_paths
+    _masked_url_paths = tuple(compile_masked_url_path(path) for path in templates if path)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -160,6 +203,22 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """Replace inline credentials (and e-mail addresses unless allowed) in free text."""
+        redacted = self._text(text)
+        # Query strings and form bodies encode names and separators too: a URL in a
+        # query (`next=%2F%3Ftoken%3Dabc`), `pass%77ord=x`, `4111+1111+1111+1111`.
+        # Read decoded as well, and give the decoded form only if it hides more.
+        if "%" in redacted or "+" in redacted:
+            decoded = unquote_plus(redacted)
+            if decoded != redacted:
+                decoded_redacted = self._text(decoded)
+                if decoded_redacted != decoded:
+                    return decoded_redacted
+        return redacted
+
+    def _text(self, text: str) -> str:
+        for literal, pattern, replacement in _masked_url_paths:
+            if literal in text:
+                text = pattern.sub(replacement, text)
         for secret in self.secret_values:
             if secret in text:
                 text = text.replace(secret, FILTERED)
@@ -167,22 +226,36 @@ class Redactor:
             text = _URL_PASSWORD_RE.sub(rf"\1{FILTERED}@", text)
             text = _URL_KEY_USER_RE.sub(rf"\1{FILTERED}@", text)
         if "=" in text or ":" in text:
-            text = _PAIR_RE.sub(self._replace_pair, text)
+            text = self._pairs(text)
         text = _CARD_RE.sub(_mask_card, text)
         # After the pairs: `email=a@b.c` is one masked pair, not "[Filtered]" masked again.
         if not self.allow_pii and ("@" in text or "%40" in text):
             text = _EMAIL_RE.sub(FILTERED, text)
         return text
 
-    def _replace_pair(self, match: re.Match[str]) -> str:
-        name, separator, value = match["name"], match["separator"], match["value"]
-        if value in ("", '""', "''"):
-            return match[0]
-        kept = f"{name}{separator}{match['scheme'] or ''}"
-        if not self.is_sensitive(name):
-            # The value may hold pairs of its own: `http://host/?token=x` reads as "http".
-            return kept + self.text(value)
-        return kept + FILTERED
+    def _pairs(self, text: str) -> str:
+        """Mask the values of sensitive pairs; read a harmless pair's value as text again.
+
+        A harmless name's value may start pairs of its own: `Name: password=x`,
+        `http://host/?token=x` (read as the pair "http"), `Invalid: 'token'='x'`. So the
+        search resumes where that value starts, not where it ends.
+        """
+        pieces: list[str] = []
+        copied = position = 0
+        while (match := _PAIR_RE.search(text, position)) is not None:
+            value_start = match.start("value")
+            if text.startswith(FILTERED, value_start):  # masked already (the decoded pass)
+                position = value_start + len(FILTERED)
+                continue
+            if match["value"] in ('""', "''") or not self.is_sensitive(match["name"]):
+                position = value_start
+                continue
+            pieces += (text[copied:value_start], FILTERED)
+            copied = position = match.end()
+        if not pieces:
+            return text
+        pieces.append(text[copied:])
+        return "".join(pieces)
 
 
 # Log lines: secrets and personal data, always.
