@@ -1,9 +1,10 @@
 """Liveness from gunicorn's master (GUNICORN_LIVENESS_BIND), on a real gunicorn.
 
-One sync worker is held by slow clients (slowloris: request headers that never end):
-/health/live/ on the main port then waits, the master's listener still answers. A
-worker that stops heartbeating (SIGSTOP) turns it to 503 until the master has
-replaced that worker, after gunicorn's `timeout`.
+One sync worker is held by slow clients (slowloris: request headers that never end),
+or by a queue of /health/ requests waiting on a PostgreSQL that hangs: /health/live/
+on the main port then waits, the master's listener still answers. A worker that
+stops heartbeating (SIGSTOP) turns it to 503 until the master has replaced that
+worker, after gunicorn's `timeout`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
 from contextlib import ExitStack
 
 from .conftest import clean_env, free_port
 from .support.live_server import get, gunicorn
+from .support.loopback import silent_server
 
 SLOW_CLIENTS = 20
 
@@ -54,6 +57,30 @@ def test_the_master_answers_liveness_while_slow_clients_hold_the_worker():
             status, body = liveness(port)
             assert (status, body) == (200, {"status": "alive", "workers": 1})
         assert get(f"http://127.0.0.1:{port}", "/other/", timeout=2).status == 404
+
+
+def test_liveness_holds_while_health_requests_queue_behind_a_hung_database():
+    port = free_port()
+    with silent_server() as hung:
+        database = hung.replace("http", "postgres", 1).replace("//", "//postgres@", 1) + "/db"
+        with served(port, {"DATABASE_URL": database}) as base_url:
+            queued = [
+                threading.Thread(target=get, args=(base_url, "/health/"), kwargs={"timeout": 30})
+                for _ in range(4)
+            ]
+            for thread in queued:
+                thread.start()
+            answered = []
+            started = time.monotonic()
+            while any(thread.is_alive() for thread in queued) and len(answered) < 20:
+                status, _ = liveness(port)
+                answered.append(status)
+                time.sleep(0.2)
+            busy = time.monotonic() - started
+            for thread in queued:
+                thread.join()
+    assert busy > 2, "the health requests did not queue: the test proves nothing"
+    assert answered and set(answered) == {200}, answered
 
 
 def test_a_worker_that_stops_heartbeating_fails_liveness_until_it_is_replaced(tmp_path):

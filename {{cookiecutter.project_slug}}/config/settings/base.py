@@ -172,6 +172,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # exits after 100 tries, about 45 minutes): the probes tell it waiting (alive, not ready)
 # from dead, and it consumes again as soon as Redis is back.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Tasks running when the broker connection drops keep running (Celery 6 will cancel them by
+# default; monitoring/celery_process.py silences Celery's warning about it). Cancelling
+# would stop an acks_late task half-way on every blip; letting it finish is safe: its
+# message comes back after the visibility timeout and an idempotent task finds its work
+# done{% if cookiecutter.use_sentry == "y" %} (an alert delivery finds its outbox row sent){% endif %}.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Our logging configuration owns the root logger, in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task events (several broker messages per task) feed Flower or an events-based exporter.

@@ -11,15 +11,22 @@ Receivers, connected by celery_signals.connect_celery_signals():
   consume or schedule into: the process stops with one sentence;
 - worker_ready / worker_shutting_down: with JSON logs, the notice Celery prints
   on SIGTERM or SIGQUIT ("worker: Warm shutdown (MainProcess)") becomes a log
-  record.
+  record;
+- worker_ready: Celery's warning, on every lost broker connection, that running
+  tasks are not cancelled is silenced while settings chose not to cancel them
+  (CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS, with the reason).
+  Sent once connected, so before any connection is lost, and after Celery's
+  logging set-up, which turns its own warnings to "always".
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 from celery import current_app
+from celery.exceptions import CPendingDeprecationWarning
 from celery.signals import (
     beat_init,
     celeryd_init,
@@ -66,6 +73,15 @@ def quiet_shutdown_notices(sender: Any, **kwargs: Any) -> None:
         install_worker_term_hard_handler(sender.controller, verbose=False)
 
 
+def silence_the_kept_tasks_warning(**kwargs: Any) -> None:
+    if not current_app.conf.worker_cancel_long_running_tasks_on_connection_loss:
+        warnings.filterwarnings(
+            "ignore",
+            message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
+            category=CPendingDeprecationWarning,
+        )
+
+
 def log_shutdown(sig: str, how: str, exitcode: int, **kwargs: Any) -> None:
     logger.info(
         "worker: %s shutdown",
@@ -80,5 +96,6 @@ RECEIVERS = (
     (celeryd_init, refuse_to_run_without_a_broker),
     (beat_init, refuse_to_run_without_a_broker),
     (worker_ready, quiet_shutdown_notices),
+    (worker_ready, silence_the_kept_tasks_warning),
     (worker_shutting_down, log_shutdown),
 )
