@@ -29,7 +29,8 @@ $(COOKIECUTTER_CONFIG): Makefile
 demo: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Render with defaults, install, migrate, serve briefly, print answers
 	PYTHONPATH=scripts $(PYTHON) scripts/demo.py
 
-test: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Full template test suite
+test: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Changelog gate, then the full template test suite
+	$(PYTHON) scripts/changelog_gate.py
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Everything but the tests on PostgreSQL and Redis

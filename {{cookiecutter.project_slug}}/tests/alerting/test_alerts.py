@@ -37,6 +37,7 @@ from {{ cookiecutter.project_slug }}.alerting.channels import (
 from {{ cookiecutter.project_slug }}.alerting.models import Delivery
 from {{ cookiecutter.project_slug }}.alerting.outbox import record_alert
 from {{ cookiecutter.project_slug }}.alerting.tasks import (
+    deliver_alert,
     dispatch_alert,
     send_delivery,
 )
@@ -176,6 +177,18 @@ def test_an_alert_without_enabled_channels_goes_nowhere():
     record_alert(alert, source="test", channels=[CHANNELS["slack"]])
     slack = deliveries_of(alert)["slack"]
     assert (slack.status, slack.last_error) == ("failed", "the channel is switched off")
+
+
+@pytest.mark.usefixtures("inline_tasks")
+@pytest.mark.django_db(transaction=True)
+def test_a_message_queued_before_the_outbox_is_taken_in_once(settings):
+    settings.ALERT_EMAILS = ["ops@example.com"]
+    alert = make_alert(Severity.INFO)
+    for _ in range(2):  # the old message, and the broker handing it out again
+        deliver_alert.delay("email", alert.to_dict(), 2)
+    assert len(mail.outbox) == 1
+    record = deliveries_of(alert)["email"]
+    assert (record.status, record.alert.source) == ("sent", "upgrade")
 
 
 @pytest.fixture

@@ -66,16 +66,7 @@ def record_alert(
     try:
         with transaction.atomic():
             record = AlertRecord.objects.create(
-                alert_id=alert.id,
-                request_id=request_id,
-                source=source,
-                title=alert.title,
-                severity=alert.severity,
-                url=alert.url,
-                project=alert.project,
-                environment=alert.environment,
-                fingerprint=alert.fingerprint,
-                occurred_at=occurred_at,
+                **_record_fields(alert, source), request_id=request_id, occurred_at=occurred_at
             )
             deliveries = Delivery.objects.bulk_create(
                 [Delivery(alert=record, channel=channel.name) for channel in targets]
@@ -84,6 +75,30 @@ def record_alert(
         return None
     transaction.on_commit(lambda: queue_deliveries(deliveries))
     return deliveries
+
+
+def adopt_legacy_delivery(alert: Alert, channel: str) -> None:
+    """One channel of an alert queued by the version before the outbox, recorded now."""
+    with transaction.atomic():
+        record, _ = AlertRecord.objects.get_or_create(
+            alert_id=alert.id, defaults=_record_fields(alert, "upgrade")
+        )
+        delivery, created = Delivery.objects.get_or_create(alert=record, channel=channel)
+    if created:
+        transaction.on_commit(lambda: queue_deliveries([delivery]))
+
+
+def _record_fields(alert: Alert, source: str) -> dict[str, str]:
+    return {
+        "alert_id": alert.id,
+        "source": source,
+        "title": alert.title,
+        "severity": alert.severity,
+        "url": alert.url,
+        "project": alert.project,
+        "environment": alert.environment,
+        "fingerprint": alert.fingerprint,
+    }
 
 
 def queue_deliveries(deliveries: list[Delivery]) -> None:

@@ -109,3 +109,10 @@ def dispatch_alert(alert_data: dict[str, str]) -> list[str]:
     if not deliveries:
         logger.warning("alert has no enabled channel", alert_id=alert.id, severity=alert.severity)
     return [delivery.channel for delivery in deliveries]
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_alert(channel_name: str, alert_data: dict[str, str], attempt: int = 1) -> None:
+    """A message of the version before the outbox (queued before an upgrade): recorded in
+    the outbox and delivered from there. Kept for one release (CHANGELOG.md)."""
+    outbox.adopt_legacy_delivery(Alert.from_dict(alert_data), channel_name)
