@@ -22,6 +22,7 @@ from celery import current_app
 from celery.utils.dispatch import Signal
 
 from . import celery_probes, celery_process, correlation, missed_beats, stuck_tasks, task_timing
+from ._kombu_internals import closed_transport_is_a_lost_connection
 {%- if cookiecutter.use_prometheus == "y" %}
 from .metrics import worker as metrics_worker
 {%- endif %}
@@ -66,6 +67,9 @@ def dispatch_uid(receiver: Callable[..., object]) -> str:
 def connect_celery_signals(receivers: Receivers = RECEIVERS) -> None:
     for signal, receiver in receivers:
         signal.connect(receiver, weak=False, dispatch_uid=dispatch_uid(receiver))
+    # A worker must outlive a broker restart: one kombu defect turned into the error it
+    # is (patched once; a second call changes nothing).
+    closed_transport_is_a_lost_connection()
     # Not signals, but wired here too. A worker builds its consumer's steps after
     # Django's start-up, from this set (adding twice keeps one).
     current_app.steps["consumer"].update(CONSUMER_STEPS)
