@@ -130,6 +130,8 @@ def stack(running_stack, slack, pagerduty) -> Stack:
     slack.responder = lambda received: Reply(200, b"ok")
     if running_stack.redis.process is None:
         running_stack.redis.start()
+    if running_stack.worker.poll() is not None:  # one test's failure is not the next one's
+        running_stack.start_worker()
     return running_stack
 
 
