@@ -82,7 +82,7 @@ def test_pods_run_as_the_image_non_root_uid():
 
 
 def test_every_pod_meets_pod_security_restricted():
-    """The fields the "restricted" Pod Security profile requires, on every pod and container;
+    """The fields the "restricted" Pod Security Standard requires, on every pod and container;
     the root file system read-only, with /tmp (probe files, beat's schedule) an emptyDir."""
     pods = 0
     for path in MANIFESTS:
