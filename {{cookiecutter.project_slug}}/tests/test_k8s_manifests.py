@@ -108,6 +108,15 @@ def test_every_pod_meets_pod_security_restricted():
     assert pods == 5
 
 
+def test_images_get_their_tag_from_the_kustomization_never_latest():
+    (image,) = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())["images"]
+    assert image["newTag"] not in {"", "latest"}, image
+    for path in MANIFESTS:
+        for doc in documents(path):
+            for container in containers(doc):
+                assert container["image"] == image["name"], f"{path.name}: {container['name']}"
+
+
 def objects(kind: str) -> dict[str, dict]:
     return {
         doc["metadata"]["name"]: doc
