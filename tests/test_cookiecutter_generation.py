@@ -18,7 +18,8 @@ JINJA_LEFTOVER = re.compile(r"{{|{%|%}|{#|cookiecutter")
 # Words that must not appear anywhere (paths or contents) once all the options named are off.
 TRACES = {
     ("use_sentry",): re.compile(r"sentry|slack|pagerduty|error monitoring", re.I),
-    ("use_sentry_profiling",): re.compile(r"profil", re.I),
+    # seccompProfile, the Kubernetes field, is no trace of Sentry profiling.
+    ("use_sentry_profiling",): re.compile(r"(?<!seccomp)profil", re.I),
     ("use_prometheus",): re.compile(r"prometheus|grafana|\bmetrics\b", re.I),
     ("use_kubernetes",): re.compile(r"kubernetes|k8s|kubectl|kubelet|kind: Deployment", re.I),
     # Alerts come from Sentry (webhooks to Slack, PagerDuty, e-mail) and Prometheus (rules).

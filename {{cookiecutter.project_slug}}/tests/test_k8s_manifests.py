@@ -85,6 +85,42 @@ def test_pods_run_as_the_image_non_root_uid():
                 assert pod_spec(doc)["securityContext"]["runAsNonRoot"] is True
 
 
+def test_every_pod_meets_pod_security_restricted():
+    """The fields the "restricted" Pod Security Standard requires, on every pod and container;
+    the root file system read-only, with /tmp (probe files, beat's schedule) an emptyDir."""
+    pods = 0
+    for path in MANIFESTS:
+        for doc in documents(path):
+            if doc["kind"] not in {"Deployment", "Job", "CronJob"}:
+                continue
+            pods += 1
+            where = f"{path.name}: {doc['kind']} {doc['metadata']['name']}"
+            spec = pod_spec(doc)
+            pod_context = spec.get("securityContext", {})
+            assert pod_context.get("runAsNonRoot") is True, where
+            assert pod_context.get("seccompProfile") == {"type": "RuntimeDefault"}, where
+            volumes = {v["name"]: v for v in spec.get("volumes", [])}
+            for container in containers(doc):
+                here = f"{where}: container {container['name']}"
+                context = container.get("securityContext", {})
+                assert context.get("allowPrivilegeEscalation") is False, here
+                assert context.get("capabilities", {}).get("drop") == ["ALL"], here
+                assert context.get("readOnlyRootFilesystem") is True, here
+                mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+                assert "/tmp" in mounts, f"{here}: /tmp is not mounted"  # noqa: S108
+                assert "emptyDir" in volumes[mounts["/tmp"]], f"{here}: /tmp"  # noqa: S108
+    assert pods == 5
+
+
+def test_images_get_their_tag_from_the_kustomization_never_latest():
+    (image,) = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())["images"]
+    assert image["newTag"] not in {"", "latest"}, image
+    for path in MANIFESTS:
+        for doc in documents(path):
+            for container in containers(doc):
+                assert container["image"] == image["name"], f"{path.name}: {container['name']}"
+
+
 def objects(kind: str) -> dict[str, dict]:
     return {
         doc["metadata"]["name"]: doc
