@@ -60,6 +60,20 @@ def when_ready(server):
         start_liveness_listener(server, liveness_bind)
 
 
+# On SIGTERM, connections already waiting in the listen backlog get a 503 with
+# Retry-After from the exiting workers instead of a reset (monitoring/backlog_refusal.py).
+def post_worker_init(worker):
+    from {{ cookiecutter.project_slug }}.monitoring.backlog_refusal import note_shutdown_signal
+
+    note_shutdown_signal(worker)
+
+
+def worker_exit(server, worker):
+    from {{ cookiecutter.project_slug }}.monitoring.backlog_refusal import refuse_backlog
+
+    refuse_backlog(worker)
+
+
 class NoAccessLogLogger(Logger):
     """gunicorn's logger without the access log (see above)."""
 
