@@ -378,3 +378,19 @@ def test_secrets_in_messages_and_exceptions_are_masked(log_capture):
     [record] = [r for r in log_capture.records() if r["logger"] == "tests.free_text"]
     assert record["message"].startswith("login failed: Name: token=[Filtered], next=/?api_key=")
     assert "Error: secret: [Filtered], dsn redis://:[Filtered]@cache:6379/0" in record["exception"]
+
+
+def test_the_values_of_secret_settings_are_masked_in_log_lines():
+    """settings.REDACTED_SETTINGS: a credential that is a plain value (a webhook URL, the
+    secret key) has no telling name around it, so the value itself is looked for."""
+    secret = "s3cret-key-value-that-someone-pasted-into-an-error"
+    code = (
+        "import logging; logging.getLogger('app').warning('config dump: %s', "
+        f"dict(key_of_something={secret!r}))"
+    )
+    env = clean_env(DJANGO_SECRET_KEY=secret, LOG_FORMAT="json")
+    result = run_manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    [line] = [r for r in parse_json_lines(result.stdout + result.stderr) if r["logger"] == "app"]
+    assert secret not in json.dumps(line)
+    assert "[Filtered]" in line["message"]

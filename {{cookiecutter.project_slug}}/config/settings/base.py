@@ -357,6 +357,9 @@ TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
 # URLs, transaction names, breadcrumbs), written as Django URL patterns, comma-separated.
 # Default: Django's password-reset link, whose token logs in whoever holds it.
 MASKED_URL_PATHS = env.list("MASKED_URL_PATHS", default=list(DEFAULT_MASKED_URL_PATHS))
+# Settings whose values are credentials in themselves: masked wherever they appear in log
+# lines{% if cookiecutter.use_sentry == "y" %} and Sentry events{% endif %} (values under 8 characters are left to the other rules).
+REDACTED_SETTINGS = ["SECRET_KEY"]
 
 # HEALTH CHECKS (docs/health.md)
 # ------------------------------------------------------------------------------
@@ -425,6 +428,8 @@ PAGERDUTY_EVENTS_URL = env(
     default="https://events.pagerduty.com/v2/enqueue",
 )
 ALERT_EMAILS = [addr.strip() for addr in env.list("ALERT_EMAILS", default=[]) if addr.strip()]
+# A Slack webhook URL and a routing key are their own credentials.
+REDACTED_SETTINGS += ["SENTRY_WEBHOOK_SECRET", "SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY"]
 # Delivery: seconds per Slack or PagerDuty call (both answer in well under a second; e-mail
 # uses EMAIL_TIMEOUT), tries per channel, exponential back-off with jitter.
 ALERT_HTTP_TIMEOUT = _env_number("ALERT_HTTP_TIMEOUT", 3, 0.1, 60)

@@ -11,7 +11,8 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from .celery_signals import connect_celery_signals
         from .health import system_checks  # noqa: F401 - registers the settings check
-        from .redaction import mask_url_paths
+        from .redaction import mask_url_paths, redact, secret_setting_values
 
         connect_celery_signals()
         mask_url_paths(settings.MASKED_URL_PATHS)
+        redact.set_secret_values(secret_setting_values())

@@ -177,6 +177,9 @@ class Redactor:
 
     def __init__(self, *, allow_pii: bool = False, secret_values: tuple[str, ...] = ()) -> None:
         self.allow_pii = allow_pii
+        self.set_secret_values(secret_values)
+
+    def set_secret_values(self, secret_values: tuple[str, ...]) -> None:
         # Longest first, so a secret that contains another is masked whole; a value too
         # short to tell apart from ordinary text is left to the other rules.
         long_enough = (value for value in secret_values if len(value) >= MIN_SECRET_LENGTH)
@@ -258,5 +261,14 @@ class Redactor:
         return "".join(pieces)
 
 
-# Log lines: secrets and personal data, always.
+# Log lines: secrets and personal data, always (MonitoringConfig.ready() adds the
+# values of settings.REDACTED_SETTINGS).
 redact = Redactor(allow_pii=False)
+
+
+def secret_setting_values() -> tuple[str, ...]:
+    """The values of settings.REDACTED_SETTINGS that are set."""
+    from django.conf import settings
+
+    values = (getattr(settings, name, "") or "" for name in settings.REDACTED_SETTINGS)
+    return tuple(str(value) for value in values if value)

@@ -22,7 +22,7 @@ from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.integrations.redis import RedisIntegration
 
-from ..redaction import Redactor
+from ..redaction import Redactor, secret_setting_values
 from .filters import before_send, make_traces_sampler
 
 # Header names containing these are never collected (the SDK adds auth, token, key,
@@ -31,14 +31,6 @@ HEADER_DENY_TERMS = ["cookie", "signature"]
 PII_HEADER_TERMS = ["forwarded", "-ip", "remote-", "via", "-user"]
 # Settings whose values are masked wherever an event carries them: the Slack URL is its
 # own credential, and the SDK records outgoing calls' URLs in breadcrumbs and spans.
-SECRET_SETTINGS = (
-    "SECRET_KEY",
-    "SENTRY_WEBHOOK_SECRET",
-    "SLACK_WEBHOOK_URL",
-    "PAGERDUTY_ROUTING_KEY",
-)
-
-
 logger = logging.getLogger(__name__)
 
 
@@ -58,8 +50,7 @@ def log_pending_events(pending: int, timeout: float) -> None:
 def build_options() -> dict[str, Any]:
     """The keyword arguments of sentry_sdk.init, from settings."""
     allow_pii = settings.SENTRY_SEND_DEFAULT_PII
-    secrets = tuple(str(getattr(settings, name, "") or "") for name in SECRET_SETTINGS)
-    redactor = Redactor(allow_pii=allow_pii, secret_values=secrets)
+    redactor = Redactor(allow_pii=allow_pii, secret_values=secret_setting_values())
     header_terms = HEADER_DENY_TERMS + ([] if allow_pii else PII_HEADER_TERMS)
     return {
         "dsn": settings.SENTRY_DSN,
