@@ -23,6 +23,9 @@ from django.conf import settings
 from django.test import override_settings
 
 from config.celery_app import app as celery_app
+{%- if cookiecutter.use_sentry == "y" %}
+from {{ cookiecutter.project_slug }}.alerting.channels import CHANNELS
+{%- endif %}
 from {{ cookiecutter.project_slug }}.monitoring.logs import make_formatter
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -127,7 +130,7 @@ def celery_worker(
 
 def worker_queues(queue: str) -> list[str]:
     """`queue` and its alert channels' queues (named so by config/settings/test.py)."""
-    return [queue, *(f"{queue}-alerts.{name}" for name in ("pagerduty", "slack", "email"))]
+    return [queue, *(f"{queue}-alerts.{name}" for name in CHANNELS)]
 
 
 def queue_settings(queue: str) -> dict[str, str]:

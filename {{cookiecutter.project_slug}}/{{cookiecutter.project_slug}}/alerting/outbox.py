@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from .alerts import Alert, Severity
+from .alerts import Alert
 from .channels import CHANNELS, Channel, channels_for
 from .models import AlertRecord, Delivery
 
@@ -89,16 +89,9 @@ def adopt_legacy_delivery(alert: Alert, channel: str) -> None:
 
 
 def _record_fields(alert: Alert, source: str) -> dict[str, str]:
-    return {
-        "alert_id": alert.id,
-        "source": source,
-        "title": alert.title,
-        "severity": alert.severity,
-        "url": alert.url,
-        "project": alert.project,
-        "environment": alert.environment,
-        "fingerprint": alert.fingerprint,
-    }
+    """The row's copy of the alert: its fields, with `id` stored as `alert_id`."""
+    fields = alert.to_dict()
+    return {"alert_id": fields.pop("id"), "source": source, **fields}
 
 
 def queue_deliveries(deliveries: list[Delivery]) -> None:
@@ -189,15 +182,10 @@ def claim_seconds(channel: Channel) -> float:
 
 
 def alert_of(record: AlertRecord) -> Alert:
-    return Alert(
-        id=record.alert_id,
-        title=record.title,
-        severity=Severity(record.severity),
-        url=record.url,
-        project=record.project,
-        environment=record.environment,
-        fingerprint=record.fingerprint,
-    )
+    """The alert a row holds (_record_fields backwards)."""
+    names = Alert.__dataclass_fields__.keys() - {"id"}
+    fields = {name: getattr(record, name) for name in names}
+    return Alert.from_dict({"id": record.alert_id, **fields})
 
 
 def mark_sent(delivery: Delivery) -> None:
