@@ -13,20 +13,18 @@ Receivers, connected by celery_signals.connect_celery_signals():
   on SIGTERM or SIGQUIT ("worker: Warm shutdown (MainProcess)") becomes a log
   record;
 - worker_ready: Celery's warning, on every lost broker connection, that running
-  tasks are not cancelled is silenced while settings chose not to cancel them
-  (CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS, with the reason).
-  Sent once connected, so before any connection is lost, and after Celery's
-  logging set-up, which turns its own warnings to "always".
+  tasks are not cancelled is dropped from the log while settings chose not to
+  cancel them (CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS, with
+  the reason). Sent once connected, so before any connection is lost, and after
+  the logging set-up.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 from celery import current_app
-from celery.exceptions import CPendingDeprecationWarning
 from celery.signals import (
     beat_init,
     celeryd_init,
@@ -73,13 +71,20 @@ def quiet_shutdown_notices(sender: Any, **kwargs: Any) -> None:
         install_worker_term_hard_handler(sender.controller, verbose=False)
 
 
+KEPT_TASKS_WARNING = "worker_cancel_long_running_tasks_on_connection_loss"
+
+
+def drop_kept_tasks_warning(record: logging.LogRecord) -> bool:
+    return KEPT_TASKS_WARNING not in record.getMessage()
+
+
 def silence_the_kept_tasks_warning(**kwargs: Any) -> None:
+    # A filter on the logger that captured warnings go to: Celery's logging set-up turns
+    # its own warnings back to "always" in the warnings module, where a filter won't hold.
     if not current_app.conf.worker_cancel_long_running_tasks_on_connection_loss:
-        warnings.filterwarnings(
-            "ignore",
-            message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
-            category=CPendingDeprecationWarning,
-        )
+        captured = logging.getLogger("py.warnings")
+        if drop_kept_tasks_warning not in captured.filters:
+            captured.addFilter(drop_kept_tasks_warning)
 
 
 def log_shutdown(sig: str, how: str, exitcode: int, **kwargs: Any) -> None:
