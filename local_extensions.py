@@ -19,7 +19,13 @@ TEMPLATE_DIR = Path(__file__).resolve().parent
 
 
 def shown_path(path: str, invoked_from: Path) -> str:
-    """`path` as typed in the folder cookiecutter ran in: relative below it, else absolute."""
+    """`path` as typed in the folder cookiecutter ran in: relative below it, else absolute.
+
+    "" (no folder known) stays "": cruft calls cookiecutter's generate_files itself,
+    which sets no _output_dir, and the hooks render `_output_dir | default("")`.
+    """
+    if not path:
+        return ""
     absolute = Path(os.path.abspath(path))
     if absolute.is_relative_to(invoked_from):
         return os.path.relpath(absolute, invoked_from)

@@ -123,9 +123,12 @@ def main() -> int:
     }
     apply_options(root, options)
     write_env_file(root, fresh_env_secrets())
-    # The output folder as typed where cookiecutter ran (local_extensions.py).
-    output_dir = {{ cookiecutter._output_dir | from_invocation_dir | tojson }}  # fmt: skip
-    print(next_steps(str(Path(output_dir, root.name))))
+    # The output folder as typed where cookiecutter ran (local_extensions.py). cruft sets
+    # none, and renders twice into temporary folders on each `cruft update`: no next
+    # steps then (the README has them).
+    output_dir = {{ cookiecutter._output_dir|default("")|from_invocation_dir|tojson }}  # fmt: skip
+    if output_dir:
+        print(next_steps(str(Path(output_dir, root.name))))
     return 0
 
 

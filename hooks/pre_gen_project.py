@@ -169,9 +169,13 @@ def main() -> int:
         return 0
     for error in errors:
         print(f"ERROR: {error}", file=sys.stderr)
-    save_answers(Path(answers["_output_dir"], ANSWERS_FILE), answers)
-    # The output folder as typed where cookiecutter ran (local_extensions.py).
-    output_dir = {{ cookiecutter._output_dir | from_invocation_dir | tojson }}  # fmt: skip
+    # The hook runs in the project folder, which cookiecutter removes: the answers go
+    # beside it, in the output folder. cruft sets no _output_dir (local_extensions.py).
+    output_folder = Path.cwd().parent
+    save_answers(output_folder / ANSWERS_FILE, answers)
+    # The output folder as typed where cookiecutter ran (local_extensions.py), or in full.
+    output_dir = {{ cookiecutter._output_dir|default("")|from_invocation_dir|tojson }}  # fmt: skip
+    output_dir = output_dir or str(output_folder)
     answers_file = str(Path(output_dir, ANSWERS_FILE))
     print(retry_hint(answers_file, answers["_template"], output_dir), file=sys.stderr)
     return 1

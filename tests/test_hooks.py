@@ -222,6 +222,11 @@ def test_paths_are_shown_from_the_folder_cookiecutter_ran_in(path, shown):
     assert extensions.shown_path(path, Path("/work/me")) == shown
 
 
+def test_no_folder_known_stays_unknown():
+    # cruft renders without _output_dir; the hooks then print no folder (test_cruft_update.py).
+    assert extensions.shown_path("", Path("/work/me")) == ""
+
+
 def test_the_command_names_the_project_folder_from_where_it_ran(tmp_path):
     result = run_cookiecutter("--no-input", "-o", "out/../elsewhere", REPO_DIR, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
