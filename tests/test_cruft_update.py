@@ -128,6 +128,10 @@ def add_user_app(project: Path) -> None:
     )
 
 
+# The plain cookiecutter render answers one question otherwise; `cruft link` is told so.
+PLAIN_ANSWERS = ("timezone=Europe/Paris",)
+
+
 @dataclass(frozen=True)
 class Setup:
     env: dict[str, str]
@@ -135,7 +139,7 @@ class Setup:
     commit_a: str
     commit_b: str
     created: Path  # `cruft create` at A, committed in its own git repository
-    plain: Path  # `cookiecutter` at A: no .cruft.json, no git
+    plain: Path  # `cookiecutter` at A with PLAIN_ANSWERS: no .cruft.json, no git
 
 
 def isolated_env(root: Path) -> dict[str, str]:
@@ -189,7 +193,7 @@ def setup(tmp_path_factory) -> Setup:
     created = root / "created" / PACKAGE
     ok("git", "init", "-q", "-b", "main", cwd=created, env=env)
     commit_all(created, "Rendered with cruft create", env)
-    ok(COOKIECUTTER, "--no-input", "-o", "plain", template, cwd=root, env=env)
+    ok(COOKIECUTTER, "--no-input", "-o", "plain", template, *PLAIN_ANSWERS, cwd=root, env=env)
 
     apply_edits(template, TEMPLATE_UPDATE, in_template=True)
     commit_b = commit_all(template, "B: health checks docstring and doc", env)
@@ -301,9 +305,18 @@ def test_a_plain_cookiecutter_render_is_linked_then_updated(setup, tmp_path):
     ok("git", "init", "-q", "-b", "main", cwd=project, env=env)
     commit_all(project, "Rendered with cookiecutter", env)
 
-    ok(CRUFT, "link", setup.template, "--checkout", setup.commit_a, "-y", cwd=project, env=env)
+    # As the README says: the commit rendered from, and the answers that differ.
+    answers = json.dumps({"timezone": "Europe/Paris"})
+    ok(
+        CRUFT, "link", setup.template, "--checkout", setup.commit_a, "-y",
+        "--extra-context", answers, cwd=project, env=env,
+    )  # fmt: skip
     state = json.loads((project / ".cruft.json").read_text())
     assert state["commit"] == setup.commit_a
+    assert state["context"]["cookiecutter"]["timezone"] == "Europe/Paris"
+    # Those answers give back the project as rendered: nothing differs (.env is skipped).
+    same = run(CRUFT, "diff", "--exit-code", cwd=project, env=env)
+    assert (same.returncode, same.stdout) == (0, ""), same.stdout + same.stderr
     commit_all(project, "Linked to the template with cruft", env)
 
     ok(CRUFT, "update", "-y", cwd=project, env=env)
