@@ -3,8 +3,9 @@
 Each rule lives in a small function that returns an error sentence or None, so
 the rules can be unit-tested without rendering anything. The hook prints one
 plain sentence per invalid answer, saves the answers in a replay file and prints
-the command that renders them once fixed, then exits 1; cookiecutter removes
-the folder it had just created, so nothing half-rendered is left behind.
+the command that renders them once fixed (`cruft create`'s when cruft ran), then
+exits 1; cookiecutter removes the folder it had just created, so nothing
+half-rendered is left behind.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 UNSAFE_TEXT_RE = re.compile(r'["\\\x00-\x1f\x7f{}]')
 # Saved in the output folder, in cookiecutter's replay format (`--replay-file`).
 ANSWERS_FILE = "cookiecutter-answers.json"
+# The same, when cruft rendered: a flat object, as `cruft create --extra-context-file` reads.
+CRUFT_ANSWERS_FILE = "cruft-answers.json"
 YES_NO_KEYS = (
     "use_sentry",
     "use_sentry_profiling",
@@ -149,15 +152,31 @@ def save_answers(path: Path, answers: dict[str, object]) -> None:
     path.write_text(json.dumps({"cookiecutter": answers}, indent=2, ensure_ascii=False) + "\n")
 
 
+def save_cruft_answers(path: Path, answers: dict[str, object]) -> None:
+    """The prompted answers only: cruft sets its own keys (the template, the commit)."""
+    prompted = {key: value for key, value in answers.items() if not key.startswith("_")}
+    path.write_text(json.dumps(prompted, indent=2, ensure_ascii=False) + "\n")
+
+
+def fix_and_run(answers_file: str, command: list[str]) -> str:
+    return (
+        f"Your answers are saved in {answers_file}: correct the ones named above in that file, "
+        f"then run\n  {shlex.join(command)}"
+    )
+
+
 def retry_hint(answers_file: str, template: str, output_dir: str) -> str:
     """How to render the saved answers once the bad ones are fixed; paths as typed."""
     command = ["cookiecutter", "--replay-file", answers_file, template]
     if output_dir != ".":
         command += ["-o", output_dir]
-    return (
-        f"Your answers are saved in {answers_file}: correct the ones named above in that file, "
-        f"then run\n  {shlex.join(command)}"
-    )
+    return fix_and_run(answers_file, command)
+
+
+def cruft_retry_hint(answers_file: str, template: str, output_dir: str) -> str:
+    """The same for `cruft create`, which tells the hooks nothing of where it ran: full paths."""
+    command = ["cruft", "create", "--no-input", "--extra-context-file", answers_file, template]
+    return fix_and_run(answers_file, [*command, "--output-dir", output_dir])
 
 
 def main() -> int:
@@ -169,13 +188,19 @@ def main() -> int:
         return 0
     for error in errors:
         print(f"ERROR: {error}", file=sys.stderr)
-    # The hook runs in the project folder, which cookiecutter removes: the answers go
-    # beside it, in the output folder. cruft sets no _output_dir (local_extensions.py).
-    output_folder = Path.cwd().parent
-    save_answers(output_folder / ANSWERS_FILE, answers)
-    # The output folder as typed where cookiecutter ran (local_extensions.py), or in full.
+    if "_output_dir" not in answers:
+        # cruft renders through cookiecutter's generate_files, which sets no _output_dir.
+        # The hook runs in the project folder, which is removed after it: the answers go
+        # beside it, in the output folder.
+        output_folder = Path.cwd().parent
+        save_cruft_answers(output_folder / CRUFT_ANSWERS_FILE, answers)
+        answers_file = str(output_folder / CRUFT_ANSWERS_FILE)
+        hint = cruft_retry_hint(answers_file, answers["_template"], str(output_folder))
+        print(hint, file=sys.stderr)
+        return 1
+    save_answers(Path(answers["_output_dir"], ANSWERS_FILE), answers)
+    # The output folder as typed where cookiecutter ran (local_extensions.py).
     output_dir = {{ cookiecutter._output_dir|default("")|from_invocation_dir|tojson }}  # fmt: skip
-    output_dir = output_dir or str(output_folder)
     answers_file = str(Path(output_dir, ANSWERS_FILE))
     print(retry_hint(answers_file, answers["_template"], output_dir), file=sys.stderr)
     return 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -324,12 +325,26 @@ def test_a_plain_cookiecutter_render_is_linked_then_updated(setup, tmp_path):
     assert json.loads((project / ".cruft.json").read_text())["commit"] == setup.commit_b
 
 
-def test_cruft_create_stops_on_a_bad_answer_with_the_hooks_sentence(setup, tmp_path):
-    result = run(
-        CRUFT, "create", setup.template, "--no-input", "--extra-context",
-        json.dumps({"project_slug": "django"}), cwd=tmp_path, env=setup.env,
+def test_cruft_create_stops_on_a_bad_answer_and_its_hint_renders_once_fixed(setup, tmp_path):
+    env = setup.env
+    answers = {"project_slug": "django", "timezone": "Europe/Paris"}
+    first = run(
+        CRUFT, "create", setup.template, "--no-input", "--extra-context", json.dumps(answers),
+        cwd=tmp_path, env=env,
     )  # fmt: skip
-    assert result.returncode != 0
-    assert "ERROR: project_slug 'django' is not allowed: it would shadow" in result.stderr
+    assert first.returncode != 0
+    assert "ERROR: project_slug 'django' is not allowed: it would shadow" in first.stderr
     # The answers are kept beside the folder cruft would have made, which is not left.
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["cookiecutter-answers.json"]
+    answers_file = tmp_path / "cruft-answers.json"
+    assert list(tmp_path.iterdir()) == [answers_file]
+    (line,) = [line for line in first.stderr.splitlines() if line.startswith("  cruft create ")]
+    command = shlex.split(line)
+    assert command[command.index("--extra-context-file") + 1] == str(answers_file)
+
+    saved = json.loads(answers_file.read_text())
+    answers_file.write_text(json.dumps({**saved, "project_slug": "shop"}))
+    # The command as printed, with this venv's cruft first on PATH as for its user.
+    path = f"{CRUFT.parent}{os.pathsep}{env['PATH']}"
+    ok(*command, cwd=tmp_path, env={**env, "PATH": path})
+    state = json.loads((tmp_path / "shop" / ".cruft.json").read_text())
+    assert state["context"]["cookiecutter"]["timezone"] == "Europe/Paris"

@@ -133,6 +133,20 @@ def test_retry_hint_gives_a_command_to_paste_where_cookiecutter_ran():
     )
 
 
+def test_under_cruft_the_hint_is_cruft_create_with_full_paths():
+    hint = pre.cruft_retry_hint("/w/cruft-answers.json", "https://git.example/t.git", "/w")
+    assert hint.splitlines()[1] == (
+        "  cruft create --no-input --extra-context-file /w/cruft-answers.json"
+        " https://git.example/t.git --output-dir /w"
+    )
+
+
+def test_cruft_answers_are_the_prompted_keys_flat(tmp_path):
+    given = {**answers(), "_template": "t", "_commit": "abc", "_extensions": ["x"]}
+    pre.save_cruft_answers(tmp_path / "answers.json", given)
+    assert json.loads((tmp_path / "answers.json").read_text()) == answers()
+
+
 def test_saved_answers_are_a_replay_file(tmp_path):
     pre.save_answers(tmp_path / "answers.json", answers(project_name="Café"))
     saved = json.loads((tmp_path / "answers.json").read_text())
