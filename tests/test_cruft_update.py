@@ -1,66 +1,44 @@
 """Taking in template updates with cruft (the render's README, "Taking in template updates").
 
-The template is a temporary git repository made from this checkout (commit A); the test
-then makes a later commit B in it that changes monitoring files. A project rendered at A
-(`cruft create`, or plain `cookiecutter` then `cruft link`) gets the user's own commit,
-and `cruft update` brings B in: cleanly, or with the conflicts shown as cruft documents
-them (conflict markers in a git repository, `.rej` files outside one).
-
-Everything runs from local paths; git takes its identity from the environment and reads
-no user or system config.
+The template is a temporary git repository made from this checkout (commit A), and a
+later commit B in it changes monitoring files (cruft_repo.py). A project made at A with
+`cruft create` gets the user's own commit, and `cruft update` brings B in: cleanly, or
+with the conflicts shown as cruft documents them (conflict markers in a git repository,
+`.rej` files outside one).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .conftest import COOKIECUTTER, DEFAULTS, REPO_DIR
+from .conftest import DEFAULTS
+from .cruft_repo import (
+    BASE_SETTINGS,
+    CHECKS,
+    CRUFT,
+    HEALTH_DOC,
+    PACKAGE,
+    TEMPLATE_UPDATE,
+    Edit,
+    apply_edits,
+    assert_template_update_landed,
+    commit_all,
+    commit_template_update,
+    copy_project,
+    git_init,
+    git_status,
+    isolated_env,
+    ok,
+    run,
+    template_repo,
+)
 
 pytestmark = pytest.mark.slow
 
-CRUFT = Path(sys.executable).parent / "cruft"
-SLUG_DIR = "{{cookiecutter.project_slug}}"
-# What cookiecutter and cruft read of the template; the rest of the repo is its tooling.
-TEMPLATE_PARTS = ("cookiecutter.json", "hooks", "local_extensions.py", SLUG_DIR)
-PACKAGE = "my_project"  # the default slug
-CHECKS = f"{PACKAGE}/monitoring/health/checks.py"
-HEALTH_DOC = "docs/health.md"
-BASE_SETTINGS = "config/settings/base.py"
-
-
-@dataclass(frozen=True)
-class Edit:
-    """One text change in a rendered file; `template_path` is where commit B makes it."""
-
-    path: str
-    old: str
-    new: str
-
-    @property
-    def template_path(self) -> str:
-        top, _, rest = self.path.partition("/")
-        inner = f"{SLUG_DIR}/{rest}" if top == PACKAGE else self.path
-        return f"{SLUG_DIR}/{inner}"
-
-
-# Commit B: a docstring in the health checks, a value in their doc, and a comment in the
-# settings, a file the user edits too (other lines: git merges the two).
-TEMPLATE_UPDATE = (
-    Edit(CHECKS, '"""The built-in checks. Each gets', '"""The checks built in. Each gets'),
-    Edit(
-        HEALTH_DOC, "`HEALTH_CHECK_TIMEOUT` (default 1 s)", "`HEALTH_CHECK_TIMEOUT` (default 1.0 s)"
-    ),
-    Edit(BASE_SETTINGS, "; workers check this often (s).", "; the workers check this often (s)."),
-)
 # The user's own commit: a setting changed and a new app listed.
 USER_SETTINGS = (
     Edit(BASE_SETTINGS, 'LANGUAGE_CODE = "en-us"', 'LANGUAGE_CODE = "fr-fr"'),
@@ -74,50 +52,6 @@ USER_SETTINGS = (
 USER_CONFLICT = Edit(CHECKS, '"""The built-in checks. Each gets', '"""Our own checks. Each gets')
 
 
-def replace_once(root: Path, relative: str, old: str, new: str) -> None:
-    path = root / relative
-    text = path.read_text()
-    assert text.count(old) == 1, f"{relative} should hold {old!r} once: update this test's edits"
-    path.write_text(text.replace(old, new))
-
-
-def apply_edits(root: Path, edits: tuple[Edit, ...], *, in_template: bool = False) -> None:
-    for edit in edits:
-        replace_once(root, edit.template_path if in_template else edit.path, edit.old, edit.new)
-
-
-def run(*args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(arg) for arg in args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
-def ok(*args: str | Path, cwd: Path, env: dict[str, str]) -> str:
-    result = run(*args, cwd=cwd, env=env)
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def commit_all(repo: Path, message: str, env: dict[str, str]) -> str:
-    ok("git", "add", "-A", cwd=repo, env=env)
-    ok("git", "commit", "-q", "-m", message, cwd=repo, env=env)
-    return ok("git", "rev-parse", "HEAD", cwd=repo, env=env).strip()
-
-
-def git_status(repo: Path, env: dict[str, str]) -> list[str]:
-    """`git status --porcelain` lines, ignored files included (a .rej would be: .env.*)."""
-    out = ok(
-        "git", "status", "--porcelain", "--ignored", "--untracked-files=all", cwd=repo, env=env
-    )
-    return [line for line in out.splitlines() if "__pycache__" not in line]
-
-
 def add_user_app(project: Path) -> None:
     """What `manage.py startapp shop` leaves, in short."""
     app = project / PACKAGE / "shop"
@@ -129,10 +63,6 @@ def add_user_app(project: Path) -> None:
     )
 
 
-# The plain cookiecutter render answers one question otherwise; `cruft link` is told so.
-PLAIN_ANSWERS = ("timezone=Europe/Paris",)
-
-
 @dataclass(frozen=True)
 class Setup:
     env: dict[str, str]
@@ -140,76 +70,20 @@ class Setup:
     commit_a: str
     commit_b: str
     created: Path  # `cruft create` at A, committed in its own git repository
-    plain: Path  # `cookiecutter` at A with PLAIN_ANSWERS: no .cruft.json, no git
-
-
-def isolated_env(root: Path) -> dict[str, str]:
-    """No user config for git or cookiecutter; nothing above `root` is taken for a repo."""
-    home = root / "home"
-    home.mkdir()
-    config = home / "cookiecutter.yaml"
-    config.write_text(f'cookiecutters_dir: "{home}/templates/"\nreplay_dir: "{home}/replay/"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "COOKIECUTTER"))}
-    return {
-        **env,
-        "HOME": str(home),
-        "COOKIECUTTER_CONFIG": str(config),
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CEILING_DIRECTORIES": str(root),
-        "GIT_AUTHOR_NAME": "Template Test",
-        "GIT_AUTHOR_EMAIL": "template-test@example.com",
-        "GIT_COMMITTER_NAME": "Template Test",
-        "GIT_COMMITTER_EMAIL": "template-test@example.com",
-    }
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> Setup:
-    root = tmp_path_factory.mktemp("cruft")
+    root = tmp_path_factory.mktemp("cruft-update")
     env = isolated_env(root)
-    template = root / "template"
-    template.mkdir()
-    for part in TEMPLATE_PARTS:
-        source = REPO_DIR / part
-        if source.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-            shutil.copytree(source, template / part, ignore=ignore)
-        else:
-            shutil.copy2(source, template / part)
-    ok("git", "init", "-q", "-b", "main", cwd=template, env=env)
-    commit_a = commit_all(template, "A: the template as in this checkout", env)
-
+    template, commit_a = template_repo(root, env)
     (root / "created").mkdir()
-    ok(
-        CRUFT,
-        "create",
-        template,
-        "--checkout",
-        commit_a,
-        "--no-input",
-        cwd=root / "created",
-        env=env,
-    )
+    create = (CRUFT, "create", template, "--checkout", commit_a, "--no-input")
+    ok(*create, cwd=root / "created", env=env)
     created = root / "created" / PACKAGE
-    ok("git", "init", "-q", "-b", "main", cwd=created, env=env)
-    commit_all(created, "Rendered with cruft create", env)
-    ok(COOKIECUTTER, "--no-input", "-o", "plain", template, *PLAIN_ANSWERS, cwd=root, env=env)
-
-    apply_edits(template, TEMPLATE_UPDATE, in_template=True)
-    commit_b = commit_all(template, "B: health checks docstring and doc", env)
-    return Setup(env, template, commit_a, commit_b, created, root / "plain" / PACKAGE)
-
-
-def copy_project(source: Path, target: Path, *, with_git: bool = True) -> Path:
-    ignore = None if with_git else shutil.ignore_patterns(".git")
-    shutil.copytree(source, target, symlinks=True, ignore=ignore)
-    return target
-
-
-def assert_template_update_landed(project: Path) -> None:
-    for edit in TEMPLATE_UPDATE:
-        assert edit.new in (project / edit.path).read_text(), f"{edit.path} did not get B"
+    git_init(created, "Rendered with cruft create", env)
+    commit_b = commit_template_update(template, env)
+    return Setup(env, template, commit_a, commit_b, created)
 
 
 def test_cruft_json_records_the_answers_and_no_secret(setup):
@@ -297,54 +171,3 @@ def test_a_conflict_outside_git_is_left_in_rej_files(setup, tmp_path):
     assert f"+{TEMPLATE_UPDATE[0].new}" in hunk
     assert (project / CHECKS).read_text().startswith(USER_CONFLICT.new)  # the user's kept
     assert TEMPLATE_UPDATE[1].new in (project / HEALTH_DOC).read_text()
-
-
-def test_a_plain_cookiecutter_render_is_linked_then_updated(setup, tmp_path):
-    env = setup.env
-    project = copy_project(setup.plain, tmp_path / PACKAGE)
-    assert not (project / ".cruft.json").exists()
-    ok("git", "init", "-q", "-b", "main", cwd=project, env=env)
-    commit_all(project, "Rendered with cookiecutter", env)
-
-    # As the README says: the commit rendered from, and the answers that differ.
-    answers = json.dumps({"timezone": "Europe/Paris"})
-    ok(
-        CRUFT, "link", setup.template, "--checkout", setup.commit_a, "-y",
-        "--extra-context", answers, cwd=project, env=env,
-    )  # fmt: skip
-    state = json.loads((project / ".cruft.json").read_text())
-    assert state["commit"] == setup.commit_a
-    assert state["context"]["cookiecutter"]["timezone"] == "Europe/Paris"
-    # Those answers give back the project as rendered: nothing differs (.env is skipped).
-    same = run(CRUFT, "diff", "--exit-code", cwd=project, env=env)
-    assert (same.returncode, same.stdout) == (0, ""), same.stdout + same.stderr
-    commit_all(project, "Linked to the template with cruft", env)
-
-    ok(CRUFT, "update", "-y", cwd=project, env=env)
-    assert_template_update_landed(project)
-    assert json.loads((project / ".cruft.json").read_text())["commit"] == setup.commit_b
-
-
-def test_cruft_create_stops_on_a_bad_answer_and_its_hint_renders_once_fixed(setup, tmp_path):
-    env = setup.env
-    answers = {"project_slug": "django", "timezone": "Europe/Paris"}
-    first = run(
-        CRUFT, "create", setup.template, "--no-input", "--extra-context", json.dumps(answers),
-        cwd=tmp_path, env=env,
-    )  # fmt: skip
-    assert first.returncode != 0
-    assert "ERROR: project_slug 'django' is not allowed: it would shadow" in first.stderr
-    # The answers are kept beside the folder cruft would have made, which is not left.
-    answers_file = tmp_path / "cruft-answers.json"
-    assert list(tmp_path.iterdir()) == [answers_file]
-    (line,) = [line for line in first.stderr.splitlines() if line.startswith("  cruft create ")]
-    command = shlex.split(line)
-    assert command[command.index("--extra-context-file") + 1] == str(answers_file)
-
-    saved = json.loads(answers_file.read_text())
-    answers_file.write_text(json.dumps({**saved, "project_slug": "shop"}))
-    # The command as printed, with this venv's cruft first on PATH as for its user.
-    path = f"{CRUFT.parent}{os.pathsep}{env['PATH']}"
-    ok(*command, cwd=tmp_path, env={**env, "PATH": path})
-    state = json.loads((tmp_path / "shop" / ".cruft.json").read_text())
-    assert state["context"]["cookiecutter"]["timezone"] == "Europe/Paris"
