@@ -88,6 +88,13 @@ def test_env_files_and_beat_schedules_stay_out_of_git_and_images(project, tmp_pa
     assert all(dockerignored(name, patterns) for name in PRIVATE_FILES)
 
 
+def test_template_update_files_stay_out_of_images(project):
+    patterns = dockerignore_patterns(project)
+    for name in (".cruft.json", "config/settings/base.py.rej", "docs/health.md.rej"):
+        assert dockerignored(name, patterns), name
+    assert not dockerignored("config/settings/base.py", patterns)
+
+
 def probe_command(probe: str) -> list[str]:
     return ["sh", "scripts/celery_probe.sh", probe]
 
