@@ -192,10 +192,9 @@ def main() -> int:
         # cruft renders through cookiecutter's generate_files, which sets no _output_dir.
         # The hook runs in the project folder, which is removed after it: the answers go
         # beside it, in the output folder.
-        output_folder = Path.cwd().parent
-        save_cruft_answers(output_folder / CRUFT_ANSWERS_FILE, answers)
-        answers_file = str(output_folder / CRUFT_ANSWERS_FILE)
-        hint = cruft_retry_hint(answers_file, answers["_template"], str(output_folder))
+        saved = Path.cwd().parent / CRUFT_ANSWERS_FILE
+        save_cruft_answers(saved, answers)
+        hint = cruft_retry_hint(str(saved), answers["_template"], str(saved.parent))
         print(hint, file=sys.stderr)
         return 1
     save_answers(Path(answers["_output_dir"], ANSWERS_FILE), answers)
