@@ -124,6 +124,7 @@ def isolated_env(root: Path) -> dict[str, str]:
 
 def template_repo(root: Path, env: dict[str, str]) -> tuple[Path, str]:
     """A git repository of this checkout's template, as it is on disk: (folder, commit A)."""
+    assert CRUFT.is_file(), f"{CRUFT} is missing: `make test` installs the dev extra, cruft too"
     template = root / "template"
     template.mkdir()
     for part in TEMPLATE_PARTS:
