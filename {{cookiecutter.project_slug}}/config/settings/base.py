@@ -453,4 +453,16 @@ CELERY_BEAT_SCHEDULE["alerts-sweep"] = {
     "task": "{{ cookiecutter.project_slug }}.alerting.tasks.sweep_deliveries",
     "schedule": ALERT_SWEEP_INTERVAL,
 }
+# The alert path's round trip (alerting/alert_path.py): every ALERT_PATH_CHECK_INTERVAL s a
+# tagged test event goes to Sentry, whose "alert path check" rule sends it back to the
+# receiver; none back within ALERT_PATH_CHECK_WINDOW s -> "alert path broken" on Slack and
+# e-mail, and a /health/ warning. Needs SENTRY_DSN and SENTRY_WEBHOOK_SECRET; 0 turns it off.
+ALERT_PATH_CHECK_INTERVAL = _env_number("ALERT_PATH_CHECK_INTERVAL", 3600, 0, 7 * 86400)
+ALERT_PATH_CHECK_WINDOW = _env_number("ALERT_PATH_CHECK_WINDOW", 900, 1, 7 * 86400)
+CELERY_BEAT_SCHEDULE["alert-path-check"] = {
+    "task": "{{ cookiecutter.project_slug }}.alerting.tasks.check_alert_path",
+    "schedule": 60.0,
+}
+HEALTH_CHECKS["alert_path"] = "{{ cookiecutter.project_slug }}.alerting.health.alert_path"
+HEALTH_WARNING_ONLY_CHECKS += ["alert_path"]
 {%- endif %}

@@ -14,7 +14,7 @@ import structlog
 from celery import Task, shared_task
 from django.conf import settings
 
-from . import outbox
+from . import alert_path, outbox
 from .alerts import Alert, Severity
 from .channels import CHANNELS, DeliveryError
 from .signals import alert_delivery
@@ -96,6 +96,12 @@ def escalate(alert: Alert, channel: str, error: str) -> None:
 def sweep_deliveries() -> int:
     """Beat's periodic safety net: queue again what no message is coming for (outbox.sweep)."""
     return outbox.sweep()
+
+
+@shared_task(ignore_result=True)
+def check_alert_path() -> bool:
+    """Beat's periodic probe of the whole alert path (alert_path.py); True while it works."""
+    return not alert_path.check().broken
 
 
 @shared_task(acks_late=True)
