@@ -26,6 +26,8 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/alerting",
         "tests/support/sentry_stubs.py",
         "scripts/monitor_errors.py",
+        "scripts/monitor_sentry.py",
+        "scripts/monitor_trends.py",
         "deploy/k8s/monitor-cronjob.yaml",
     ),
     "use_prometheus": (

@@ -12,6 +12,9 @@ import tempfile
 from pathlib import Path
 
 import environ
+{%- if cookiecutter.use_sentry == "y" %}
+from celery.schedules import crontab
+{%- endif %}
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -463,6 +466,25 @@ CELERY_BEAT_SCHEDULE["alert-path-check"] = {
     "task": "{{ cookiecutter.project_slug }}.alerting.tasks.check_alert_path",
     "schedule": 60.0,
 }
+# A digest of Sentry's error trends (alerting/trends.py: new, regressed and top issues
+# against the period before) to Slack and e-mail: "daily", "weekly" (Mondays) or "off",
+# at SENTRY_TREND_DIGEST_HOUR UTC. Reads Sentry's API: SENTRY_AUTH_TOKEN (project:read),
+# SENTRY_ORG and SENTRY_PROJECT in the worker's environment.
+SENTRY_TREND_DIGEST = env("SENTRY_TREND_DIGEST", default="daily")
+if SENTRY_TREND_DIGEST not in ("daily", "weekly", "off"):
+    raise ImproperlyConfigured(
+        f"SENTRY_TREND_DIGEST is {SENTRY_TREND_DIGEST!r}; use daily, weekly or off."
+    )
+SENTRY_TREND_DIGEST_HOUR = _env_int("SENTRY_TREND_DIGEST_HOUR", 8, 0, 23)
+if SENTRY_TREND_DIGEST != "off":
+    CELERY_BEAT_SCHEDULE["sentry-trend-digest"] = {
+        "task": "{{ cookiecutter.project_slug }}.alerting.tasks.send_trend_digest",
+        "schedule": crontab(
+            minute=0,
+            hour=SENTRY_TREND_DIGEST_HOUR,
+            day_of_week="mon" if SENTRY_TREND_DIGEST == "weekly" else "*",
+        ),
+    }
 HEALTH_CHECKS["alert_path"] = "{{ cookiecutter.project_slug }}.alerting.health.alert_path"
 HEALTH_WARNING_ONLY_CHECKS += ["alert_path"]
 {%- endif %}
