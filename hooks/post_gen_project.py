@@ -25,6 +25,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/sentry",
         "tests/alerting",
         "tests/support/sentry_stubs.py",
+        "tests/support/sentry_issues_api.py",
         "scripts/monitor_errors.py",
         "scripts/monitor_sentry.py",
         "scripts/monitor_trends.py",
