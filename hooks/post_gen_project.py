@@ -25,7 +25,10 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/sentry",
         "tests/alerting",
         "tests/support/sentry_stubs.py",
+        "tests/support/sentry_issues_api.py",
         "scripts/monitor_errors.py",
+        "scripts/monitor_sentry.py",
+        "scripts/monitor_trends.py",
         "deploy/k8s/monitor-cronjob.yaml",
     ),
     "use_prometheus": (

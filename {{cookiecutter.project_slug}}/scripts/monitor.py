@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Nagios-style checks: the application's /health/{% if cookiecutter.use_sentry == "y" %} and Sentry's recent errors{% endif %}.
+"""Nagios-style checks: the application's /health/{% if cookiecutter.use_sentry == "y" %}, Sentry's recent errors and error trends{% endif %}.
 
     python scripts/monitor.py --check health --url URL [--timeout S] [--json]
 {%- if cookiecutter.use_sentry == "y" %}
     python scripts/monitor.py --check errors [--sentry-url URL] [--org ORG] [--project SLUG]
                               [--hours H] [--warning N] [--critical N] [--json]
+    python scripts/monitor.py --check trends [--sentry-url URL] [--org ORG] [--project SLUG]
+                              [--period day|week] [--warning N] [--critical N] [--json]
 {%- endif %}
 
 Exit codes follow the Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL,
@@ -12,8 +14,14 @@ Exit codes follow the Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL,
 line, or one JSON object with --json. Standard library only: it runs from cron,
 a scheduled job or a Nagios/Icinga server without the project installed.
 
-Each check is a module next to this one (monitor_health.py{% if cookiecutter.use_sentry == "y" %}, monitor_errors.py{% endif %}),
-sharing monitor_nagios.py and monitor_http.py: copy scripts/monitor*.py together.
+{% if cookiecutter.use_sentry == "y" -%}
+Each check is a module next to this one (monitor_health.py, monitor_errors.py,
+monitor_trends.py), sharing monitor_nagios.py, monitor_sentry.py and monitor_http.py:
+copy scripts/monitor*.py together.
+{% else -%}
+Each check is a module next to this one (monitor_health.py), sharing monitor_nagios.py
+and monitor_http.py: copy scripts/monitor*.py together.
+{% endif -%}
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ import sys
 import monitor_errors
 {%- endif %}
 import monitor_health
+{%- if cookiecutter.use_sentry == "y" %}
+import monitor_trends
+{%- endif %}
 from monitor_nagios import LABELS, UNKNOWN, Check, CheckError, Result, number
 
 # The --check choices, in the order their secrets are masked.
@@ -33,6 +44,7 @@ CHECKS: dict[str, Check] = {
     "health": monitor_health.CHECK,
 {%- if cookiecutter.use_sentry == "y" %}
     "errors": monitor_errors.CHECK,
+    "trends": monitor_trends.CHECK,
 {%- endif %}
 }
 # Never printed, even inside an error message.

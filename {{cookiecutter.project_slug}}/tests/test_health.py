@@ -119,6 +119,9 @@ def test_everything_healthy(client):
     assert "timestamp" in body
     assert set(body["checks"]) == {
         "database", "cache", "broker", "disk", "migrations", "celery_workers", "beat",
+{%- if cookiecutter.use_sentry == "y" %}
+        "alert_path",
+{%- endif %}
     }  # fmt: skip
     for check in body["checks"].values():
         assert check["status"] == "ok"

@@ -12,6 +12,9 @@ import tempfile
 from pathlib import Path
 
 import environ
+{%- if cookiecutter.use_sentry == "y" %}
+from celery.schedules import crontab
+{%- endif %}
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -453,4 +456,35 @@ CELERY_BEAT_SCHEDULE["alerts-sweep"] = {
     "task": "{{ cookiecutter.project_slug }}.alerting.tasks.sweep_deliveries",
     "schedule": ALERT_SWEEP_INTERVAL,
 }
+# The alert path's round trip (alerting/alert_path.py): every ALERT_PATH_CHECK_INTERVAL s a
+# tagged test event goes to Sentry, whose "alert path check" rule sends it back to the
+# receiver; none back within ALERT_PATH_CHECK_WINDOW s -> "alert path broken" on Slack and
+# e-mail, and a /health/ warning. Needs SENTRY_DSN and SENTRY_WEBHOOK_SECRET; 0 turns it off.
+ALERT_PATH_CHECK_INTERVAL = _env_number("ALERT_PATH_CHECK_INTERVAL", 3600, 0, 7 * 86400)
+ALERT_PATH_CHECK_WINDOW = _env_number("ALERT_PATH_CHECK_WINDOW", 900, 1, 7 * 86400)
+CELERY_BEAT_SCHEDULE["alert-path-check"] = {
+    "task": "{{ cookiecutter.project_slug }}.alerting.tasks.check_alert_path",
+    "schedule": 60.0,
+}
+# A digest of Sentry's error trends (alerting/trends.py: new, regressed and top issues
+# against the period before) to Slack and e-mail: "daily", "weekly" (Mondays) or "off",
+# at SENTRY_TREND_DIGEST_HOUR UTC. Reads Sentry's API: SENTRY_AUTH_TOKEN (project:read),
+# SENTRY_ORG and SENTRY_PROJECT in the worker's environment.
+SENTRY_TREND_DIGEST = env("SENTRY_TREND_DIGEST", default="daily")
+if SENTRY_TREND_DIGEST not in ("daily", "weekly", "off"):
+    raise ImproperlyConfigured(
+        f"SENTRY_TREND_DIGEST is {SENTRY_TREND_DIGEST!r}; use daily, weekly or off."
+    )
+SENTRY_TREND_DIGEST_HOUR = _env_int("SENTRY_TREND_DIGEST_HOUR", 8, 0, 23)
+if SENTRY_TREND_DIGEST != "off":
+    CELERY_BEAT_SCHEDULE["sentry-trend-digest"] = {
+        "task": "{{ cookiecutter.project_slug }}.alerting.tasks.send_trend_digest",
+        "schedule": crontab(
+            minute=0,
+            hour=SENTRY_TREND_DIGEST_HOUR,
+            day_of_week="mon" if SENTRY_TREND_DIGEST == "weekly" else "*",
+        ),
+    }
+HEALTH_CHECKS["alert_path"] = "{{ cookiecutter.project_slug }}.alerting.health.alert_path"
+HEALTH_WARNING_ONLY_CHECKS += ["alert_path"]
 {%- endif %}

@@ -1,11 +1,17 @@
-"""Alerting's Prometheus counters: recorded from its signals, read from a real scrape."""
+"""Alerting's Prometheus metrics: recorded from its signals, read from a real scrape."""
+
+import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from {{ cookiecutter.project_slug }}.alerting import alert_path
 from {{ cookiecutter.project_slug }}.alerting.metrics import (
     observe_alert_dispatch,
     observe_webhook_alert,
 )
+from {{ cookiecutter.project_slug }}.alerting.models import AlertPathProbe
 
 from ..metrics.scrape import scrape, value
 
@@ -45,3 +51,28 @@ def test_webhook_answers_are_counted_by_outcome(client, settings):
         if sample == name and count != before.get((sample, labels), 0.0)
     }
     assert moved == {"bad_signature": 1, "not_configured": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_alert_path_s_state_is_shown_by_its_periodic_check(client, settings):
+    settings.SENTRY_DSN = "http://public@127.0.0.1:9/1"  # no client: no probe is sent
+    settings.SENTRY_WEBHOOK_SECRET = "metrics-test-secret"
+    settings.SLACK_WEBHOOK_URL = settings.PAGERDUTY_ROUTING_KEY = ""
+    settings.ALERT_EMAILS = []
+    late = AlertPathProbe.objects.create(
+        probe_id=uuid.uuid4().hex,
+        event_id=uuid.uuid4().hex,
+        sent_at=timezone.now() - timedelta(hours=2),
+    )
+    alert_path.check()
+    broken = scrape(client)
+    assert value(broken, "alert_path_broken") == 1
+    assert value(broken, "alert_path_last_round_trip_timestamp_seconds") == 0
+
+    alert_path.probe_returned(late.probe_id)
+    alert_path.check()
+    works = scrape(client)
+    assert value(works, "alert_path_broken") == 0
+    assert value(works, "alert_path_last_round_trip_timestamp_seconds") == pytest.approx(
+        timezone.now().timestamp(), abs=60
+    )

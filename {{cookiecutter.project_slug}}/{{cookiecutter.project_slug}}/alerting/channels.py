@@ -103,7 +103,7 @@ SLACK_ICONS = {
 }
 
 
-def _slack_escape(text: str) -> str:
+def slack_escape(text: str) -> str:
     """Slack's three control characters: keeps `<!channel>` in an error message inert."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -117,10 +117,10 @@ class SlackChannel(Channel):
     @staticmethod
     def message(alert: Alert) -> dict[str, object]:
         lines = [
-            f"{SLACK_ICONS[alert.severity]} *{alert.severity.upper()}* {_slack_escape(alert.title)}"
+            f"{SLACK_ICONS[alert.severity]} *{alert.severity.upper()}* {slack_escape(alert.title)}"
         ]
         context = " · ".join(
-            _slack_escape(part) for part in (alert.project, alert.environment) if part
+            slack_escape(part) for part in (alert.project, alert.environment) if part
         )
         if context:
             lines.append(context)
@@ -183,8 +183,13 @@ class EmailChannel(Channel):
             "Link": alert.url,
         }
         body = "\n".join(f"{key}: {value}" for key, value in details.items() if value)
+        self.mail(subject, f"{alert.title}\n\n{body}\n")
+
+    @staticmethod
+    def mail(subject: str, body: str) -> None:
+        """Send to ALERT_EMAILS; the mail server's refusals as DeliveryErrors."""
         try:
-            send_mail(subject, f"{alert.title}\n\n{body}\n", None, settings.ALERT_EMAILS)
+            send_mail(subject, body, None, settings.ALERT_EMAILS)
         except smtplib.SMTPRecipientsRefused:
             raise DeliveryError("the mail server refused ALERT_EMAILS", retryable=False) from None
         except smtplib.SMTPResponseException as exc:

@@ -1,4 +1,5 @@
-"""Prometheus counters of alerting: webhook deliveries by outcome, alert deliveries by channel.
+"""Prometheus metrics of alerting: webhook deliveries by outcome, alert deliveries by channel,
+the alert path's state (set by its periodic check, so the worker's exporter shows it).
 
 Recorded from the app's signals (signals.py), so the receiver and the tasks know nothing
 of Prometheus; AlertingConfig.ready() imports this module. The metric objects follow the
@@ -6,16 +7,18 @@ rules of monitoring/metrics/instruments.py (multiprocess files, fixed label valu
 """
 
 from django.dispatch import receiver
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from ..monitoring.metrics.instruments import check_choice
-from .signals import alert_delivery, webhook_received
+from .alert_path import PathState
+from .signals import alert_delivery, alert_path_checked, webhook_received
 
 WEBHOOK_OUTCOMES = (
     "accepted",
     "duplicate",
     "stale",
     "ignored",
+    "probe",
     "unavailable",
     "bad_signature",
     "bad_request",
@@ -33,6 +36,17 @@ ALERT_DISPATCHES = Counter(
     "alert_dispatches_total",
     "Alert deliveries to a channel, by outcome (retried: one failed attempt, retry queued).",
     ["channel", "outcome"],
+)
+
+ALERT_PATH_BROKEN = Gauge(
+    "alert_path_broken",
+    "1 while the alert path's probe events do not come back through Sentry, else 0.",
+    multiprocess_mode="mostrecent",
+)
+ALERT_PATH_LAST_ROUND_TRIP = Gauge(
+    "alert_path_last_round_trip_timestamp_seconds",
+    "When a probe event last came back through Sentry's webhook (Unix time; 0: never).",
+    multiprocess_mode="mostrecent",
 )
 
 
@@ -57,3 +71,12 @@ def _count_webhook(sender: object, outcome: str, **_: object) -> None:
 @receiver(alert_delivery, dispatch_uid="alerting.metrics.alert_delivery")
 def _count_delivery(sender: object, channel: str, outcome: str, **_: object) -> None:
     observe_alert_dispatch(channel, outcome)
+
+
+@receiver(alert_path_checked, dispatch_uid="alerting.metrics.alert_path_checked")
+def _show_alert_path(sender: object, state: PathState, **_: object) -> None:
+    if not state.enabled:
+        return
+    ALERT_PATH_BROKEN.set(int(state.broken))
+    back = state.last_round_trip
+    ALERT_PATH_LAST_ROUND_TRIP.set(back.timestamp() if back else 0)

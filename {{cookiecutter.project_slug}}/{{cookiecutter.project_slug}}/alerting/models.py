@@ -71,3 +71,20 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}: {self.status}"
+
+
+class AlertPathProbe(models.Model):
+    """One test event sent to Sentry (alert_path.py), and whether it came back as a webhook."""
+
+    probe_id = models.CharField(max_length=32, unique=True)
+    event_id = models.CharField(max_length=32)
+    sent_at = models.DateTimeField(db_index=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    # When its absence was announced (once per outage).
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"probe {self.probe_id}: {'back' if self.returned_at else 'waiting'}"

@@ -37,12 +37,15 @@ def _first_text(values: Any) -> str:
     return next((_text(v) for v in values if _text(v)), "") if isinstance(values, list) else ""
 
 
-def _event_environment(event: dict[str, Any]) -> str:
-    if _text(event.get("environment")):
-        return _text(event["environment"])
+def _tag(event: dict[str, Any], key: str) -> str:
+    """An event's tag value: Sentry lists tags as [key, value] pairs."""
     tags = event.get("tags") if isinstance(event.get("tags"), list) else []
     pairs = (tag for tag in tags if isinstance(tag, list) and len(tag) == 2)
-    return next((_text(value) for key, value in pairs if key == "environment"), "")
+    return next((_text(value) for name, value in pairs if name == key), "")
+
+
+def _event_environment(event: dict[str, Any]) -> str:
+    return _text(event.get("environment")) or _tag(event, "environment")
 
 
 def _event_alert(action: str, data: dict[str, Any], alert_id: str) -> Alert | None:
@@ -115,6 +118,15 @@ def _issue(action: str, data: dict[str, Any], alert_id: str) -> Alert | None:
         project=_text(_obj(issue, "project").get("slug")),
         fingerprint=f"sentry-issue-{issue_id}" if issue_id else "",
     )
+
+
+def event_tag(payload: dict[str, Any], key: str) -> str:
+    """The value of tag `key` on an event_alert's event ("" when absent)."""
+    return _tag(_obj(payload, "data", "event"), key)
+
+
+def issue_title(payload: dict[str, Any]) -> str:
+    return _text(_obj(payload, "data", "issue").get("title"))
 
 
 def issue_projects(payload: dict[str, Any]) -> set[str]:

@@ -14,15 +14,16 @@ import structlog
 from celery import Task, shared_task
 from django.conf import settings
 
-from . import outbox
+from . import alert_path, outbox, trends
 from .alerts import Alert, Severity
-from .channels import CHANNELS, DeliveryError
+from .channels import CHANNELS, DeliveryError, EmailChannel, post_json
 from .signals import alert_delivery
 
 logger = structlog.get_logger(__name__)
 
 # Cap on a server's Retry-After (beyond it the broker may redeliver the message).
 RETRY_AFTER_MAX = 15 * 60
+DIGEST_TRIES = 4
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
@@ -96,6 +97,57 @@ def escalate(alert: Alert, channel: str, error: str) -> None:
 def sweep_deliveries() -> int:
     """Beat's periodic safety net: queue again what no message is coming for (outbox.sweep)."""
     return outbox.sweep()
+
+
+@shared_task(ignore_result=True)
+def send_trend_digest() -> list[str]:
+    """Beat's digest of Sentry's error trends (trends.py); the channels it was queued to."""
+    period = {"daily": "day", "weekly": "week"}[settings.SENTRY_TREND_DIGEST]
+    try:
+        report = trends.read_trends(period)
+    except trends.TrendsUnavailable as exc:
+        logger.error("error-trend digest not sent: the numbers are unavailable", reason=str(exc))
+        return []
+    digest = trends.digest(report)
+    channels = [name for name in ("slack", "email") if CHANNELS[name].enabled()]
+    if not channels:
+        logger.warning("error-trend digest has no channel (SLACK_WEBHOOK_URL, ALERT_EMAILS)")
+    for name in channels:
+        deliver_trend_digest.delay(
+            name, digest.subject, digest.slack if name == "slack" else digest.text
+        )
+    return channels
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=DIGEST_TRIES - 1)
+def deliver_trend_digest(self: Task, channel: str, subject: str, text: str) -> None:
+    """One channel's copy of the digest. A digest is no alert: no outbox, a few tries."""
+    attempt = self.request.retries + 1
+    while True:
+        try:
+            if channel == "slack":
+                post_json(settings.SLACK_WEBHOOK_URL, {"text": text, "unfurl_links": False})
+            else:
+                EmailChannel.mail(subject, text)
+            return
+        except DeliveryError as exc:
+            if not exc.retryable or attempt >= DIGEST_TRIES:
+                logger.error(
+                    "error-trend digest not delivered",
+                    channel=channel,
+                    tries=attempt,
+                    error=str(exc),
+                )
+                return
+            if not self.request.is_eager:
+                raise self.retry(countdown=backoff_seconds(attempt, exc.retry_after)) from None
+            attempt += 1  # inline (no broker): nothing would wake a retry, try at once
+
+
+@shared_task(ignore_result=True)
+def check_alert_path() -> bool:
+    """Beat's periodic probe of the whole alert path (alert_path.py); True while it works."""
+    return not alert_path.check().broken
 
 
 @shared_task(acks_late=True)

@@ -2,7 +2,8 @@
 
 Checks, in order: method (405), configured secret (503), size (413), a body
 that can be read at all (400), signature (401), timestamp (400), JSON (400). A
-resource or action that raises no alert is answered 200 "ignored"; a repeat (same
+resource or action that raises no alert is answered 200 "ignored", the alert path's
+own probe (alert_path.py) 200 "probe"; a repeat (same
 Request-ID, or same body) 200 "duplicate"; a body whose event is older than what
 the receiver remembers 200 "stale"; an alert 202 "accepted" once it is stored in
 the outbox (outbox.py), which queues its deliveries. What a payload means is
@@ -30,6 +31,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from . import alert_path
 from .outbox import record_alert
 from .payloads import issue_projects, occurred_at, parse_alert
 from .signals import webhook_received
@@ -156,6 +158,15 @@ def _receive(request: HttpRequest) -> tuple[str, JsonResponse]:
     if not isinstance(payload, dict):
         return "bad_request", _answer(400, error="Expected a JSON object.")
     resource = request.headers.get("Sentry-Hook-Resource", "")
+    probe_id = alert_path.returning_probe(resource.strip(), payload)
+    if probe_id is not None:  # the alert path's own test event: it alerts nobody
+        try:
+            known = bool(probe_id) and alert_path.probe_returned(probe_id)
+        except DatabaseError:
+            logger.exception("alert path probe could not be recorded")
+            return "unavailable", _answer(503, error="Temporarily unable to record the probe.")
+        logger.info("sentry webhook for an alert path probe", known=known)
+        return "probe", _answer(200, status="probe")
     digest = hashlib.sha256(body).hexdigest()
     try:
         alert = parse_alert(resource, payload, alert_id=digest)
