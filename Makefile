@@ -10,8 +10,9 @@ BENCH_REDIS ?= redis://127.0.0.1:6379/12
 # Caches and tool state stay in the repo (README), not in $HOME: uv's and pip's
 # download caches, cookiecutter's replay files and cloned templates.
 CACHE := $(CURDIR)/.cache
-export UV_CACHE_DIR := $(CACHE)/uv
-export PIP_CACHE_DIR := $(CACHE)/pip
+# A caller may name other download caches (.ci/run keeps uv's between clean clones).
+export UV_CACHE_DIR ?= $(CACHE)/uv
+export PIP_CACHE_DIR ?= $(CACHE)/pip
 export COOKIECUTTER_CONFIG := $(CACHE)/cookiecutter/config.yaml
 
 .PHONY: demo test test-fast lint bench clean
