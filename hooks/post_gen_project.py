@@ -27,6 +27,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/support/sentry_stubs.py",
         "scripts/monitor_errors.py",
         "deploy/k8s/monitor-cronjob.yaml",
+        "deploy/sentry",
     ),
     "use_prometheus": (
         "{{ cookiecutter.project_slug }}/monitoring/metrics",

@@ -37,16 +37,21 @@ def _first_text(values: Any) -> str:
     return next((_text(v) for v in values if _text(v)), "") if isinstance(values, list) else ""
 
 
+def _event_tag(event: dict[str, Any], name: str) -> str:
+    """A tag of the event (Sentry sends them as [key, value] pairs)."""
+    tags = event.get("tags") if isinstance(event.get("tags"), list) else []
+    pairs = (tag for tag in tags if isinstance(tag, list) and len(tag) == 2)
+    return next((_text(value) for key, value in pairs if key == name), "")
+
+
 def _event_environment(event: dict[str, Any]) -> str:
     if _text(event.get("environment")):
         return _text(event["environment"])
-    tags = event.get("tags") if isinstance(event.get("tags"), list) else []
-    pairs = (tag for tag in tags if isinstance(tag, list) and len(tag) == 2)
-    return next((_text(value) for key, value in pairs if key == "environment"), "")
+    return _event_tag(event, "environment")
 
 
 def _event_alert(action: str, data: dict[str, Any], alert_id: str) -> Alert | None:
-    """An issue alert rule fired. Severity follows the event level."""
+    """An issue alert rule fired. Severity follows the event level; tag severity=critical pages."""
     if action != "triggered":
         return None
     event = _obj(data, "event")
@@ -54,6 +59,8 @@ def _event_alert(action: str, data: dict[str, Any], alert_id: str) -> Alert | No
     severity = {"fatal": Severity.CRITICAL, "info": Severity.INFO, "debug": Severity.INFO}.get(
         level, Severity.WARNING
     )
+    if _event_tag(event, "severity").lower() == "critical":
+        severity = Severity.CRITICAL
     rule = _text(data.get("triggered_rule")) or _text(_obj(data, "issue_alert").get("title"))
     title = _text(event.get("title")) or "Sentry issue alert"
     project = API_PROJECT.search(_text(event.get("url")))
