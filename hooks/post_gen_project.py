@@ -25,6 +25,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/sentry",
         "tests/alerting",
         "tests/support/sentry_stubs.py",
+        "tests/support/sentry_api_stub.py",
         "scripts/monitor_errors.py",
         "deploy/k8s/monitor-cronjob.yaml",
         "deploy/sentry",

@@ -249,12 +249,17 @@ def test_a_monitor_the_sdk_created_from_a_check_in_is_adopted(stub, settings):
 
 
 def test_the_sdk_leaves_out_the_entries_crons_cannot_represent(settings):
-    schedule = {"alerts-sweep": SWEEP, "alerts-sweep-2": {"task": "x", "schedule": 60}}
+    schedule = {
+        "alerts-sweep": SWEEP,
+        "alerts-sweep-2": {"task": "x", "schedule": 60},
+        "old-alerts-sweep": {"task": "x", "schedule": crontab()},
+    }
 
     excluded = sdk_excluded_entries(schedule)
 
     assert match_regex_list("alerts-sweep", excluded)
     assert not match_regex_list("alerts-sweep-2", excluded)
+    assert not match_regex_list("old-alerts-sweep", excluded)
 
 
 def test_the_sdk_function_we_borrow_still_gives_the_check_in_schedule():
@@ -334,13 +339,24 @@ def test_an_integration_sentry_does_not_know_is_named(stub, monkeypatch):
 
 
 def test_429_is_retried_after_the_servers_retry_after(stub):
-    stub.faults.append(Fault(429, {"Retry-After": "1"}, {"detail": "Request was throttled."}))
+    # Longer than the first back-off (1 s): only Retry-After makes the client wait 2 s.
+    stub.faults.append(Fault(429, {"Retry-After": "2"}, {"detail": "Request was throttled."}))
 
     started = time.monotonic()
     output = run("plan")
 
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 2.0
     assert len(lines(output, "create")) == DEFAULT_OBJECTS
+
+
+def test_a_long_retry_after_is_capped(stub):
+    sleeps: list[float] = []
+    client = SentryClient(stub.url, TOKEN, stub.org, sleep=sleeps.append)
+    stub.faults.append(Fault(429, {"Retry-After": "3600"}, {"detail": "Request was throttled."}))
+
+    client.request("GET", "organizations/acme/monitors/")
+
+    assert sleeps == [60.0]
 
 
 def test_5xx_is_retried_with_back_off_then_given_up_on(stub):
