@@ -349,6 +349,20 @@ def test_429_is_retried_after_the_servers_retry_after(stub):
     assert len(lines(output, "create")) == DEFAULT_OBJECTS
 
 
+def test_a_body_sentry_refuses_is_reported_with_sentrys_reason(stub):
+    client = SentryClient(stub.url, TOKEN, stub.org)
+    body = {"name": "x", "actionMatch": "sometimes", "conditions": [], "actions": []}
+
+    with pytest.raises(SentryApiError) as caught:
+        client.request("POST", "projects/acme/shop/rules/", body)
+
+    assert str(caught.value) == (
+        "POST /api/0/projects/acme/shop/rules/: Sentry answered HTTP 400:"
+        ' {"actionMatch": ["\\"sometimes\\" is not a valid choice."]}'
+    )
+    assert caught.value.status == 400
+
+
 def test_a_long_retry_after_is_capped(stub):
     sleeps: list[float] = []
     client = SentryClient(stub.url, TOKEN, stub.org, sleep=sleeps.append)

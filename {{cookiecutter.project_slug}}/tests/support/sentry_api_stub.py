@@ -216,7 +216,9 @@ class SentryApiStub:
                     return 200, {}, store[key]
                 if method == "DELETE":
                     del store[key]
-                    return 202 if store is self.monitors else 204, {}, None
+                    # 202 for rules and monitors (deleted in the background), 204 otherwise
+                    accepted = store is self.issue_rules or store is self.monitors
+                    return 202 if accepted else 204, {}, None
                 return update(key, body)
         return 404, {}, {"detail": "The requested resource does not exist"}
 

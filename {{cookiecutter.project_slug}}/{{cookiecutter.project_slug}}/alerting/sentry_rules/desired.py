@@ -38,7 +38,8 @@ TAG_FILTER = "sentry.rules.filters.tagged_event.TaggedEventFilter"
 LEVEL_NUMBERS = {"fatal": "50", "error": "40", "warning": "30", "info": "20", "debug": "10"}
 SENTRY_APP_ACTION = "sentry.rules.actions.notify_event_sentry_app.NotifyEventSentryAppAction"
 EMAIL_ACTION = "sentry.mail.actions.NotifyEmailAction"
-# Metric alert rule types, as Sentry's API reference lists them ("Metric Alert Rule Types").
+# Metric alert rule types, as Sentry's API reference lists them ("Metric Alert Rule Types";
+# event types only where it names them: errors).
 MEASURES = {
     "errors": {
         "dataset": "events",
@@ -50,13 +51,11 @@ MEASURES = {
         "dataset": "generic_metrics",
         "queryType": 1,
         "aggregate": "p95(transaction.duration)",
-        "eventTypes": ["transaction"],
     },
     "failure_rate": {
         "dataset": "transactions",
         "queryType": 1,
         "aggregate": "failure_rate()",
-        "eventTypes": ["transaction"],
     },
 }
 ABOVE = 0  # thresholdType: alert when the value goes above the thresholds

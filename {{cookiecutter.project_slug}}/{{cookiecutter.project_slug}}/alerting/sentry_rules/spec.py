@@ -323,7 +323,7 @@ def _metric_alert(read: _Reader, key: str, node: yaml.Node, field: str) -> Metri
     if warning is not None and warning >= critical:
         raise read.fail(fields["warning"], f"{field}.warning", "must be below critical")
     query_node = fields.get("query")
-    query = "" if query_node is None or read.scalar(query_node) in (None, "") else None
+    empty = query_node is None or read.scalar(query_node) in (None, "")
     return MetricAlert(
         key=key,
         measure=read.text(fields["measure"], f"{field}.measure", MEASURES),
@@ -332,7 +332,7 @@ def _metric_alert(read: _Reader, key: str, node: yaml.Node, field: str) -> Metri
         ),
         critical=critical,
         warning=warning,
-        query=query if query is not None else read.text(query_node, f"{field}.query"),
+        query="" if empty else read.text(query_node, f"{field}.query"),
     )
 
 

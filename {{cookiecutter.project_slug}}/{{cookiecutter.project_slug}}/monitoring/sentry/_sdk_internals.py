@@ -4,7 +4,7 @@ Written and measured against sentry-sdk 2.75 (the project allows >=2.70,<3). The
 two are speed-ups only: if the SDK changes what they rely on, they stop helping and
 tests/sentry/test_sentry.py fails, naming this module; nothing is reported wrong. The
 third (beat_monitor_config) gives `manage.py sentry_alerts` the very schedule the SDK's
-check-ins announce; tests/sentry/test_sentry_alerts.py fails, naming this module, if it
+check-ins announce; tests/alerting/test_sentry_alerts.py fails, naming this module, if it
 moves.
 """
 
