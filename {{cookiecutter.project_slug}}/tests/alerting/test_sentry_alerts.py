@@ -363,6 +363,20 @@ def test_a_body_sentry_refuses_is_reported_with_sentrys_reason(stub):
     assert caught.value.status == 400
 
 
+def test_a_rule_sentry_refuses_stops_apply_with_sentrys_reason(stub, tmp_path):
+    twin = edited_file(
+        tmp_path, "  regression:\n    when: regression\n", "  regression:\n    when: new_issue\n"
+    )
+
+    message = failure("apply", "--file", str(twin))
+
+    assert message == (
+        'POST /api/0/projects/acme/shop/rules/: Sentry answered HTTP 400: {"name": ["This rule'
+        f" is an exact duplicate of '{PREFIX} new-issue' in this project"
+        ' and may not be created."]}'
+    )
+
+
 def test_a_long_retry_after_is_capped(stub):
     sleeps: list[float] = []
     client = SentryClient(stub.url, TOKEN, stub.org, sleep=sleeps.append)

@@ -346,14 +346,38 @@ class SentryApiStub:
             "snooze": False,
         }
 
+    def _refuse_duplicates(self, body: dict, rule_id: str | None) -> None:
+        """Sentry refuses a rule identical to another of the project but for its name
+        (project_rules.py, find_duplicate_rule)."""
+
+        def essence(rule: dict) -> tuple:
+            nodes = [
+                {k: v for k, v in node.items() if k != "name"}
+                for node in [*rule["conditions"], *(rule.get("filters") or []), *rule["actions"]]
+            ]
+            return (
+                json.dumps(nodes, sort_keys=True),
+                rule["actionMatch"],
+                rule.get("filterMatch") or "all",
+                rule["frequency"],
+                rule.get("environment"),
+            )
+
+        for other_id, other in self.issue_rules.items():
+            if other_id != rule_id and essence(other) == essence(body):
+                raise Invalid("name", f"This rule is an exact duplicate of '{other['name']}' in"
+                                      " this project and may not be created.")  # fmt: skip
+
     def _create_issue_rule(self, _query: dict, body: Any) -> tuple[int, dict, Any]:
         self._validate_issue_rule(body)
+        self._refuse_duplicates(body, None)
         rule_id = self.next_id()
         self.issue_rules[rule_id] = self._issue_rule_answer(rule_id, body)
         return 200, {}, self.issue_rules[rule_id]  # project_rules.py answers 200 here
 
     def _update_issue_rule(self, rule_id: str, body: Any) -> tuple[int, dict, Any]:
         self._validate_issue_rule(body)  # PUT takes the whole rule again
+        self._refuse_duplicates(body, rule_id)
         self.issue_rules[rule_id] = self._issue_rule_answer(rule_id, body)
         return 200, {}, self.issue_rules[rule_id]
 

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...monitoring.sentry._sdk_internals import beat_monitor_config
-from ...monitoring.sentry.beat_monitors import beat_entries, unsupported_reason
+from ...monitoring.sentry.beat_monitors import beat_entries, check_in_config, unsupported_reason
 from ..sentry_api import SentryApiError, SentryClient
 from .spec import EventFilter, IssueAlert, MetricAlert, Spec, UptimeMonitor
 
@@ -195,22 +194,11 @@ def cron_monitors(
         if reason:
             state.skipped.append((f"{CRON_MONITOR} for beat entry {entry.name!r}", reason))
             continue
-        config = beat_monitor_config(entry.schedule, celery_app, entry.name)
-        sdk_schedule = config["schedule"]
-        schedule = (
-            sdk_schedule["value"]
-            if sdk_schedule["type"] == "crontab"
-            else [sdk_schedule["value"], sdk_schedule["unit"]]
-        )
         body = {
             "project": project,
             "name": spec.name(entry.slug),
             "slug": entry.slug,
-            "config": {
-                "schedule_type": sdk_schedule["type"],
-                "schedule": schedule,
-                "timezone": config["timezone"],
-            },
+            "config": check_in_config(entry, celery_app),
         }
         state.objects.append(Desired(CRON_MONITOR, body["name"], body, match=entry.slug))
     return state

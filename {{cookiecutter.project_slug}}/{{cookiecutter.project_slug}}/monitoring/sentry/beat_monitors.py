@@ -16,6 +16,8 @@ from typing import Any
 from celery.schedules import crontab, maybe_schedule, schedule
 from django.utils.text import slugify
 
+from ._sdk_internals import beat_monitor_config
+
 # Sentry slugifies the slug of every check-in (lower case; letters, digits, - and _)
 # and keeps 50 characters (Monitor.slug).
 MONITOR_SLUG_LENGTH = 50
@@ -50,6 +52,23 @@ def unsupported_reason(entry: BeatEntry) -> str | None:
             return f"runs every {seconds:g} s; Sentry Crons counts whole minutes"
         return None
     return f"a {type(entry.schedule).__name__} schedule, which Sentry Crons cannot represent"
+
+
+def check_in_config(entry: BeatEntry, celery_app: Any) -> dict[str, Any]:
+    """The monitor config the SDK's check-ins carry, in the API's form (for entries it can).
+
+    `{"schedule_type": "crontab", "schedule": "0 3 * * *", "timezone": "UTC"}`, or an
+    interval schedule as `[5, "minute"]`, as Sentry's monitor API takes them.
+    """
+    config = beat_monitor_config(entry.schedule, celery_app, entry.name)
+    schedule = config["schedule"]
+    return {
+        "schedule_type": schedule["type"],
+        "schedule": schedule["value"]
+        if schedule["type"] == "crontab"
+        else [schedule["value"], schedule["unit"]],
+        "timezone": config["timezone"],
+    }
 
 
 def sdk_excluded_entries(beat_schedule: Mapping[str, Mapping[str, Any]]) -> list[str]:
