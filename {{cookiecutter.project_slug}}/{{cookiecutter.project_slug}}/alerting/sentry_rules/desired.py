@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from ...monitoring.sentry.beat_monitors import beat_entries, check_in_config, unsupported_reason
 from ..sentry_api import SentryApiError, SentryClient
@@ -93,7 +94,8 @@ def find_integration(client: SentryClient, name: str) -> Integration:
     Sentry lists both in the actions a metric alert may use (GET
     /organizations/{org}/alert-rules/available-actions/, scope alerts:read).
     """
-    actions = client.request("GET", f"organizations/{client.org}/alert-rules/available-actions/")
+    org = quote(client.org, safe="")
+    actions = client.request("GET", f"organizations/{org}/alert-rules/available-actions/")
     apps = [
         action
         for action in actions or []
