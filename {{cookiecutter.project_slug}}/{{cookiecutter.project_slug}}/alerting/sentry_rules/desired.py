@@ -27,6 +27,8 @@ ISSUE_ALERT, METRIC_ALERT, CRON_MONITOR, UPTIME_MONITOR = (
 )
 KINDS = (ISSUE_ALERT, METRIC_ALERT, CRON_MONITOR, UPTIME_MONITOR)
 
+# every_event is missing from the API reference's list of conditions; it is Sentry's "a new
+# event is captured" (src/sentry/rules/conditions/every_event.py), which its own API tests post.
 CONDITIONS = {
     "new_issue": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition",
     "regression": "sentry.rules.conditions.regression_event.RegressionEventCondition",
