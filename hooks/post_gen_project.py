@@ -26,10 +26,12 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/alerting",
         "tests/support/sentry_stubs.py",
         "tests/support/sentry_issues_api.py",
+        "tests/support/sentry_api_stub.py",
         "scripts/monitor_errors.py",
         "scripts/monitor_sentry.py",
         "scripts/monitor_trends.py",
         "deploy/k8s/monitor-cronjob.yaml",
+        "deploy/sentry",
     ),
     "use_prometheus": (
         "{{ cookiecutter.project_slug }}/monitoring/metrics",

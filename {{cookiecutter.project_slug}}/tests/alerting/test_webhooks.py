@@ -86,7 +86,7 @@ def deliver(
 
 # Trimmed copies of the payloads Sentry documents; "nonce" keeps bodies unique
 # across runs (the outbox remembers body digests, ALERT_RETENTION_DAYS).
-def event_alert(level: str = "error") -> dict:
+def event_alert(level: str = "error", *extra_tags: list[str]) -> dict:
     return {
         "action": "triggered",
         "nonce": uuid.uuid4().hex,
@@ -99,7 +99,7 @@ def event_alert(level: str = "error") -> dict:
                 "title": "ReferenceError: heck is not defined",
                 "url": "https://sentry.io/api/0/projects/test-org/front-end/events/e4874d66/",
                 "web_url": "https://sentry.io/organizations/test-org/issues/1117540176/events/e48/",
-                "tags": [["level", level], ["environment", "production"]],
+                "tags": [["level", level], ["environment", "production"], *extra_tags],
             },
             "triggered_rule": "Very Important Alert Rule!",
             "issue_alert": {"title": "Very Important Alert Rule!", "settings": []},
@@ -166,6 +166,12 @@ CASES = [
     ),
     (
         "event_alert", event_alert("fatal"), Severity.CRITICAL,
+        "Very Important Alert Rule!: ReferenceError: heck is not defined",
+        "https://sentry.io/organizations/test-org/issues/1117540176/events/e48/",
+        "front-end", "production", "sentry-issue-1117540176",
+    ),
+    (  # the fatal-or-critical rule of deploy/sentry/alerts.yaml: a tag pages too
+        "event_alert", event_alert("error", ["severity", "critical"]), Severity.CRITICAL,
         "Very Important Alert Rule!: ReferenceError: heck is not defined",
         "https://sentry.io/organizations/test-org/issues/1117540176/events/e48/",
         "front-end", "production", "sentry-issue-1117540176",

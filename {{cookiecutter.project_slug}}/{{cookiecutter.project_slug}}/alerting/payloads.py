@@ -49,7 +49,7 @@ def _event_environment(event: dict[str, Any]) -> str:
 
 
 def _event_alert(action: str, data: dict[str, Any], alert_id: str) -> Alert | None:
-    """An issue alert rule fired. Severity follows the event level."""
+    """An issue alert rule fired. Severity follows the event level; tag severity=critical pages."""
     if action != "triggered":
         return None
     event = _obj(data, "event")
@@ -57,6 +57,8 @@ def _event_alert(action: str, data: dict[str, Any], alert_id: str) -> Alert | No
     severity = {"fatal": Severity.CRITICAL, "info": Severity.INFO, "debug": Severity.INFO}.get(
         level, Severity.WARNING
     )
+    if _tag(event, "severity").lower() == "critical":
+        severity = Severity.CRITICAL
     rule = _text(data.get("triggered_rule")) or _text(_obj(data, "issue_alert").get("title"))
     title = _text(event.get("title")) or "Sentry issue alert"
     project = API_PROJECT.search(_text(event.get("url")))

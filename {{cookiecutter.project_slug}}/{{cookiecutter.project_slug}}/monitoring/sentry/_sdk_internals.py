@@ -1,13 +1,17 @@
-"""The two places where we reach into sentry-sdk's internals, and why.
+"""The three places where we reach into sentry-sdk's internals, and why.
 
-Written and measured against sentry-sdk 2.75 (the project allows >=2.70,<3). Both
-are speed-ups only: if the SDK changes what they rely on, they stop helping and
-tests/sentry/test_sentry.py fails, naming this module; nothing is reported wrong.
+Written and measured against sentry-sdk 2.75 (the project allows >=2.70,<3). The first
+two are speed-ups only: if the SDK changes what they rely on, they stop helping and
+tests/sentry/test_sentry.py fails, naming this module; nothing is reported wrong. The
+third (beat_monitor_config) gives `manage.py sentry_alerts` the very schedule the SDK's
+check-ins announce; tests/alerting/test_sentry_alerts.py fails, naming this module, if it
+moves.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.core.handlers import base as django_handlers
 from django.utils.module_loading import import_string
@@ -40,3 +44,17 @@ def skip_sdk_debug_records() -> None:
     alone when `debug` is on.
     """
     logging.getLogger(SDK_LOGGER).setLevel(logging.WARNING)
+
+
+def beat_monitor_config(celery_schedule: Any, app: Any, entry_name: str) -> dict[str, Any]:
+    """The monitor config the SDK sends with the check-ins of one beat entry ({} if none).
+
+    With monitor_beat_tasks=True the Celery integration upserts a Sentry Crons monitor per
+    beat entry from `_get_monitor_config` (sentry_sdk/integrations/celery/beat.py):
+    `{"schedule": {"type", "value"[, "unit"]}, "timezone"}`. The monitors we create carry
+    the same schedule, so check-ins never rewrite them. It logs a warning and returns {}
+    for schedules Crons cannot represent; our callers skip those before asking.
+    """
+    from sentry_sdk.integrations.celery.beat import _get_monitor_config
+
+    return _get_monitor_config(celery_schedule, app, entry_name)

@@ -23,6 +23,7 @@ from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.integrations.redis import RedisIntegration
 
 from ..redaction import Redactor, secret_setting_values
+from .beat_monitors import sdk_excluded_entries
 from .filters import before_send, make_traces_sampler
 
 # Header names containing these are never collected (the SDK adds auth, token, key,
@@ -66,8 +67,12 @@ def build_options() -> dict[str, Any]:
                 signals_spans=False,
                 cache_spans=False,
             ),
-            # monitor_beat_tasks: beat-scheduled tasks report to Sentry Crons.
-            CeleryIntegration(monitor_beat_tasks=True),
+            # monitor_beat_tasks: beat-scheduled tasks report to Sentry Crons, except those
+            # Crons cannot represent (under a minute: beat_monitors.py).
+            CeleryIntegration(
+                monitor_beat_tasks=True,
+                exclude_beat_tasks=sdk_excluded_entries(settings.CELERY_BEAT_SCHEDULE),
+            ),
             RedisIntegration(),
             # INFO and up become breadcrumbs; ERROR and up become events.
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
