@@ -50,6 +50,19 @@ def _env_int(name: str, default: int, low: int = 0, high: int | None = None) -> 
     return value
 
 
+_FLAG_VALUES = {"true": True, "1": True, "yes": True, "on": True}
+_FLAG_VALUES |= {"false": False, "0": False, "no": False, "off": False}
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    """A yes/no switch from the environment; only true/false, 1/0, yes/no, on/off are accepted."""
+    raw = env.str(name, default=str(default))
+    value = _FLAG_VALUES.get(raw.strip().lower())
+    if value is None:
+        raise ImproperlyConfigured(f"{name} is {raw!r}; use true or false.")
+    return value
+
+
 ENVIRONMENTS = ("development", "staging", "production")
 
 
@@ -353,6 +366,10 @@ LOGGING = logging_setting(ENVIRONMENT, LOG_FORMAT)
 SLOW_REQUEST_THRESHOLD_MS = _env_int("SLOW_REQUEST_THRESHOLD_MS", 1000)
 # Proxies in front of the app whose X-Forwarded-For entries are trusted for the client IP.
 TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+# Keep a valid incoming X-Request-ID (on: a proxy or caller in front sets it, and its id
+# follows the request here) or always mint our own (off: clients reach the app directly and
+# could reuse another request's id to muddle its log lines). docs/logging.md.
+TRUST_REQUEST_ID_HEADER = _env_flag("TRUST_REQUEST_ID_HEADER", default=True)
 # URL paths whose <name> segments are secrets, masked in logs and error reports (request
 # URLs, transaction names, breadcrumbs), written as Django URL patterns, comma-separated.
 # Default: Django's password-reset link, whose token logs in whoever holds it.
