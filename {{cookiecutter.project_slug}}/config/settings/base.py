@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from {{ cookiecutter.project_slug }} import __version__
-from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
+from {{ cookiecutter.project_slug }}.monitoring.logs import {% if cookiecutter.use_sentry == "y" %}LOG_LEVELS, {% endif %}build_logging
 from {{ cookiecutter.project_slug }}.monitoring.redaction import DEFAULT_MASKED_URL_PATHS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -422,6 +422,15 @@ SENTRY_TRACES_SAMPLE_RATE = _env_number("SENTRY_TRACES_SAMPLE_RATE", {{ cookiecu
 {%- if cookiecutter.use_sentry_profiling == "y" %}
 SENTRY_PROFILES_SAMPLE_RATE = _env_number("SENTRY_PROFILES_SAMPLE_RATE", {{ cookiecutter.sentry_profiles_sample_rate | float }}, 0, 1)
 {%- endif %}
+# Log records at or above this level (and LOG_LEVEL) also go to Sentry Logs, scrubbed as
+# log lines are (monitoring/sentry/logs.py); empty: off.
+_SENTRY_LOGS_LEVEL = env("SENTRY_LOGS_LEVEL", default="")
+SENTRY_LOGS_LEVEL = _SENTRY_LOGS_LEVEL.strip().upper()
+if SENTRY_LOGS_LEVEL not in ("", *LOG_LEVELS):
+    raise ImproperlyConfigured(
+        f"SENTRY_LOGS_LEVEL is {_SENTRY_LOGS_LEVEL!r}; use one of: {', '.join(LOG_LEVELS)}, "
+        "or leave it empty to send no logs."
+    )
 # Whether user e-mail, username and IP address may reach Sentry (a generation answer).
 SENTRY_SEND_DEFAULT_PII = {{ "True" if cookiecutter.sentry_send_default_pii == "y" else "False" }}
 
