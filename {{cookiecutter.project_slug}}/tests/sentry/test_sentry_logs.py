@@ -201,6 +201,28 @@ def test_a_request_and_its_task_share_one_trace_in_log_lines_and_envelopes(
     assert {line.get("request_id") for line in task_lines} == {"trace-rid-2"}
 
 
+@pytest.mark.worker
+def test_a_worker_sends_its_log_records_with_the_task_ids(sink, worker_log, queue, monkeypatch):
+    """The handler outlives the worker's logging set-up, which Celery runs after Django's."""
+    from {{ cookiecutter.project_slug }}.orders.tasks import process_order
+
+    monkeypatch.setitem(process_order.app.conf, "task_always_eager", False)
+    sink.clear()
+    # A missing order: the worker logs the task's failure (celery.app.trace, error).
+    result = process_order.app.send_task(TASK_NAME, args=[987654321], queue=queue)
+    [log] = wait_for_logs(sink, lambda log: attribute(log, "task_id") == result.id, count=1)
+    assert log["level"] == "error"
+    assert attribute(log, "logger.name") == "celery.app.trace"
+    assert attribute(log, "task_name") == TASK_NAME
+    assert attribute(log, "exception.type") == "DoesNotExist"
+    [line] = [
+        line
+        for line in json_lines(worker_log)
+        if line.get("task_id") == result.id and line["logger"] == "celery.app.trace"
+    ]
+    assert log["trace_id"] == line["trace_id"]
+
+
 LOGS_SWITCH_SCRIPT = """
 import logging
 
