@@ -64,7 +64,7 @@ def before_send(
 def before_send_log(
     log: dict[str, Any], hint: dict[str, Any], *, redactor: Redactor
 ) -> dict[str, Any]:
-    """Scrub a Sentry log item as a log line is: its body, attribute names and values."""
+    """Scrub a Sentry log item as log lines are: its body and its attributes' values."""
     log["body"] = redactor(log["body"])
     log["attributes"] = redactor(log["attributes"])
     return log
