@@ -32,6 +32,19 @@ def json_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
 
+def wait_for_lines(
+    path: Path, match: Callable[[dict[str, Any]], bool], timeout: float = 10
+) -> list[dict[str, Any]]:
+    """The JSON lines of `path` that `match`, once there is one (a process writes them
+    beside sending its envelopes, not necessarily first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [line for line in json_lines(path) if match(line)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def attribute(log: dict[str, Any], name: str) -> Any:
     return log["attributes"].get(name, {}).get("value")
 
@@ -188,14 +201,18 @@ def test_a_request_and_its_task_share_one_trace_in_log_lines_and_envelopes(
         for line in json_lines(web_log)
         if line.get("request_id") == "trace-rid-2" and line["message"] == "request"
     ]
+    task_id = task["tags"]["task_id"]
+
+    def finished(line: dict[str, Any]) -> bool:
+        return line.get("task_id") == task_id and line["logger"] == "celery.app.trace"
+
+    assert wait_for_lines(worker_log, finished), worker_log.read_text()[-3000:]
     # The worker's "received" line comes before the task binds its ids: not among these.
     task_lines = [
         line
         for line in json_lines(worker_log)
-        if line.get("task_id") == task["tags"]["task_id"]
-        and line["logger"] != "celery.worker.strategy"
+        if line.get("task_id") == task_id and line["logger"] != "celery.worker.strategy"
     ]
-    assert any(line["logger"] == "celery.app.trace" for line in task_lines), task_lines
     assert {line["trace_id"] for line in task_lines} == {access["trace_id"]}
     assert trace_id(web) == trace_id(task) == access["trace_id"]
     assert {line.get("request_id") for line in task_lines} == {"trace-rid-2"}
