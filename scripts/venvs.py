@@ -27,13 +27,28 @@ def uv_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {"UV_CACHE_DIR": str(UV_CACHE_DIR), **environ}
 
 
-def venv_for(project_dir: Path, extras: tuple[str, ...] = ("dev",)) -> Path:
-    """The venv with a render's dependencies (and extras), created once."""
+def venv_for(
+    project_dir: Path, extras: tuple[str, ...] = ("dev",), overrides: tuple[str, ...] = ()
+) -> Path:
+    """The venv with a render's dependencies (and extras), created once.
+
+    `overrides` replace the render's own requirements of those packages (uv's
+    --override), pre-releases allowed: e.g. ("sentry-sdk>=3.0.0a1,<4",).
+    """
     pyproject = project_dir / "pyproject.toml"
     install = ["-r", str(pyproject)]
     for extra in extras:
         install += ["--extra", extra]
-    return shared_venv(pyproject.read_bytes() + ",".join(extras).encode(), install)
+    key_material = pyproject.read_bytes() + ",".join(extras).encode()
+    if overrides:
+        listing = "\n".join(overrides) + "\n"
+        key_material += listing.encode()
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256(listing.encode()).hexdigest()[:16]
+        override_file = CACHE_DIR / f"overrides-{digest}.txt"
+        override_file.write_text(listing)
+        install += ["--override", str(override_file), "--prerelease", "allow"]
+    return shared_venv(key_material, install)
 
 
 def venv_with(*requirements: str) -> Path:

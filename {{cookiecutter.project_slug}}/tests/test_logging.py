@@ -19,7 +19,7 @@ from django.conf import settings
 from gunicorn.config import KNOWN_SETTINGS
 from structlog.stdlib import ProcessorFormatter
 
-from {{ cookiecutter.project_slug }}.monitoring import _stdlib_logging, _structlog_bridge
+from {{ cookiecutter.project_slug }}.monitoring import _stdlib_logging, _structlog_bridge, logs
 from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging, make_formatter
 
 from .conftest import PROJECT_DIR, clean_env, free_port, parse_json_lines, run_manage
@@ -394,3 +394,18 @@ def test_the_values_of_secret_settings_are_masked_in_log_lines():
     [line] = [r for r in parse_json_lines(result.stdout + result.stderr) if r["logger"] == "app"]
     assert secret not in json.dumps(line)
     assert "[Filtered]" in line["message"]
+
+
+def test_a_root_handler_added_by_an_integration_survives_logging_set_up_again(monkeypatch):
+    """A Celery worker applies LOGGING again after Django's set-up (celery_process.py)."""
+    monkeypatch.setattr(logs, "_extra_root_handlers", [])
+    handler = logging.NullHandler()
+    root = logging.getLogger()
+    try:
+        logs.add_root_handler(handler)
+        logs.add_root_handler(handler)
+        assert root.handlers.count(handler) == 1
+        logs.configure_logging(settings.LOGGING)
+        assert root.handlers.count(handler) == 1
+    finally:
+        root.removeHandler(handler)

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from structlog.contextvars import get_contextvars
 
-from .conftest import clean_env, run_manage
+from .conftest import clean_env, run_manage, settings_values
 
 ACCESS_LOGGER = "{{ cookiecutter.project_slug }}.monitoring.access"
 
@@ -48,6 +48,48 @@ def test_invalid_request_id_is_replaced_by_a_uuid4(client, log_capture, request_
     assert line["request_id"] == new_id
     assert "<script>" not in log_capture.text
     assert "X-Injected" not in log_capture.text
+
+
+@pytest.mark.parametrize("request_id", ["abc-123", "x" * 64])
+def test_untrusted_request_id_is_replaced_and_kept_aside_on_the_access_line(
+    client, settings, log_capture, request_id
+):
+    settings.TRUST_REQUEST_ID_HEADER = False
+    response = client.get("/health/live/", HTTP_X_REQUEST_ID=request_id)
+    new_id = response["X-Request-ID"]
+    assert is_new_request_id(new_id)
+    [line] = access_lines(log_capture.records())
+    assert line["request_id"] == new_id
+    assert line["client_request_id"] == request_id
+
+
+def test_untrusted_invalid_request_id_is_not_written_anywhere(client, settings, log_capture):
+    settings.TRUST_REQUEST_ID_HEADER = False
+    response = client.get("/health/live/", HTTP_X_REQUEST_ID="abc\r\nX-Injected: yes")
+    [line] = access_lines(log_capture.records())
+    assert line["request_id"] == response["X-Request-ID"]
+    assert "client_request_id" not in line
+    assert "X-Injected" not in log_capture.text
+
+
+def test_trusted_request_id_has_no_client_copy(client, log_capture):
+    client.get("/health/live/", HTTP_X_REQUEST_ID="abc-123")
+    [line] = access_lines(log_capture.records())
+    assert "client_request_id" not in line
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", "True"), ("false", "False"), ("0", "False"), ("on", "True")]
+)
+def test_request_id_trust_is_read_from_the_environment(value, expected):
+    env = clean_env(TRUST_REQUEST_ID_HEADER=value) if value else clean_env()
+    assert settings_values(env, "TRUST_REQUEST_ID_HEADER") == [expected]
+
+
+def test_a_bad_request_id_trust_value_stops_startup():
+    result = run_manage("check", env=clean_env(TRUST_REQUEST_ID_HEADER="maybe"))
+    assert result.returncode != 0
+    assert "TRUST_REQUEST_ID_HEADER is 'maybe'; use true or false." in result.stderr
 
 
 def test_missing_request_id_gets_a_new_one_per_request(client):

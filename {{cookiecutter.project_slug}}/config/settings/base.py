@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from {{ cookiecutter.project_slug }} import __version__
-from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging
+from {{ cookiecutter.project_slug }}.monitoring.logs import {% if cookiecutter.use_sentry == "y" %}LOG_LEVELS, {% endif %}build_logging
 from {{ cookiecutter.project_slug }}.monitoring.redaction import DEFAULT_MASKED_URL_PATHS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -50,6 +50,19 @@ def _env_int(name: str, default: int, low: int = 0, high: int | None = None) -> 
     if value is None or value < low or (high is not None and value > high):
         allowed = f">= {low}" if high is None else f"from {low} to {high}"
         raise ImproperlyConfigured(f"{name} must be a whole number {allowed}, got {raw!r}.")
+    return value
+
+
+_FLAG_VALUES = {"true": True, "1": True, "yes": True, "on": True}
+_FLAG_VALUES |= {"false": False, "0": False, "no": False, "off": False}
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    """A yes/no switch from the environment; only true/false, 1/0, yes/no, on/off are accepted."""
+    raw = env.str(name, default=str(default))
+    value = _FLAG_VALUES.get(raw.strip().lower())
+    if value is None:
+        raise ImproperlyConfigured(f"{name} is {raw!r}; use true or false.")
     return value
 
 
@@ -356,6 +369,10 @@ LOGGING = logging_setting(ENVIRONMENT, LOG_FORMAT)
 SLOW_REQUEST_THRESHOLD_MS = _env_int("SLOW_REQUEST_THRESHOLD_MS", 1000)
 # Proxies in front of the app whose X-Forwarded-For entries are trusted for the client IP.
 TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+# Keep a valid incoming X-Request-ID (on: a proxy or caller in front sets it, and its id
+# follows the request here) or always mint our own (off: clients reach the app directly and
+# could reuse another request's id to muddle its log lines). docs/logging.md.
+TRUST_REQUEST_ID_HEADER = _env_flag("TRUST_REQUEST_ID_HEADER", default=True)
 # URL paths whose <name> segments are secrets, masked in logs and error reports (request
 # URLs, transaction names, breadcrumbs), written as Django URL patterns, comma-separated.
 # Default: Django's password-reset link, whose token logs in whoever holds it.
@@ -408,6 +425,15 @@ SENTRY_TRACES_SAMPLE_RATE = _env_number("SENTRY_TRACES_SAMPLE_RATE", {{ cookiecu
 {%- if cookiecutter.use_sentry_profiling == "y" %}
 SENTRY_PROFILES_SAMPLE_RATE = _env_number("SENTRY_PROFILES_SAMPLE_RATE", {{ cookiecutter.sentry_profiles_sample_rate | float }}, 0, 1)
 {%- endif %}
+# Log records at or above this level (and LOG_LEVEL) also go to Sentry Logs, scrubbed as
+# log lines are (monitoring/sentry/logs.py); empty: off.
+_SENTRY_LOGS_LEVEL = env("SENTRY_LOGS_LEVEL", default="")
+SENTRY_LOGS_LEVEL = _SENTRY_LOGS_LEVEL.strip().upper()
+if SENTRY_LOGS_LEVEL not in ("", *LOG_LEVELS):
+    raise ImproperlyConfigured(
+        f"SENTRY_LOGS_LEVEL is {_SENTRY_LOGS_LEVEL!r}; use one of: {', '.join(LOG_LEVELS)}, "
+        "or leave it empty to send no logs."
+    )
 # Whether user e-mail, username and IP address may reach Sentry (a generation answer).
 SENTRY_SEND_DEFAULT_PII = {{ "True" if cookiecutter.sentry_send_default_pii == "y" else "False" }}
 

@@ -14,6 +14,7 @@ import gzip
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import sentry_sdk
+import structlog
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import include, path
@@ -60,6 +62,38 @@ def parse_envelope(body: bytes) -> tuple[dict[str, Any], list[Item]]:
             payload = raw
         items.append(Item(item_headers.get("type", ""), item_headers, payload))
     return json.loads(header_line), items
+
+
+LOG_CONTENT_TYPE = "application/vnd.sentry.items.log+json"
+LOG_LEVELS = {"trace", "debug", "info", "warn", "error", "fatal"}
+ATTRIBUTE_TYPES = {"string": str, "boolean": bool, "integer": int, "double": float, "array": list}
+
+
+def log_problems(item: Item) -> list[str]:
+    """What a `log` item gets wrong against Sentry's documented shape (develop.sentry.dev,
+    SDK telemetry "Logs"): the item header's content_type and item_count, then each log's
+    timestamp, level, body, trace id and typed attributes."""
+    problems = []
+    if item.headers.get("content_type") != LOG_CONTENT_TYPE:
+        problems.append(f"log item content_type {item.headers.get('content_type')!r}")
+    logs = item.payload.get("items") if isinstance(item.payload, dict) else None
+    if not isinstance(logs, list):
+        return [*problems, "log item payload has no `items` list"]
+    if item.headers.get("item_count") != len(logs):
+        problems.append(f"log item_count {item.headers.get('item_count')} for {len(logs)} logs")
+    for log in logs:
+        if not isinstance(log.get("timestamp"), int | float):
+            problems.append(f"log timestamp {log.get('timestamp')!r}")
+        if log.get("level") not in LOG_LEVELS or not isinstance(log.get("body"), str):
+            problems.append(f"log level/body {log.get('level')!r} {log.get('body')!r}")
+        if not re.fullmatch(r"[0-9a-f]{32}", str(log.get("trace_id"))):
+            problems.append(f"log trace_id {log.get('trace_id')!r}")
+        for name, attribute in log.get("attributes", {}).items():
+            expected = ATTRIBUTE_TYPES.get(attribute.get("type"))
+            value = attribute.get("value")
+            if expected is None or not isinstance(value, expected):
+                problems.append(f"log attribute {name}: {attribute!r}")
+    return problems
 
 
 class EnvelopeSink:
@@ -111,6 +145,10 @@ class EnvelopeSink:
                 return found
             time.sleep(0.05)
 
+    def log_items(self) -> list[dict[str, Any]]:
+        """Every Sentry log that arrived (each `log` envelope item holds a batch)."""
+        return [log for batch in self.of_type("log") for log in batch["items"]]
+
     def raw(self) -> bytes:
         with self._lock:
             return b"\n".join(self.bodies)
@@ -127,6 +165,12 @@ class EnvelopeSink:
             self.errors.append(f"unexpected Content-Encoding {encoding}")
             return 415
         _, items = parse_envelope(body)
+        problems = [
+            problem for item in items if item.type == "log" for problem in log_problems(item)
+        ]
+        if problems:
+            self.errors.extend(problems)
+            return 400
         with self._lock:
             self.bodies.append(body)
             self.items.extend(items)
@@ -185,6 +229,19 @@ def logged_boom(request: HttpRequest) -> JsonResponse:
         raise
 
 
+def logged_warning_boom(request: HttpRequest) -> JsonResponse:
+    """A warning with secrets in its message and fields, from both kinds of logger, then an
+    error: one trace holds the log items, the error event and the transaction."""
+    logger.warning(
+        "card declined, token=%s", "LOG-SECRET-20", extra={"password": "LOG-SECRET-21", "order": 7}
+    )
+    structlog.stdlib.get_logger("tests.support.sentry_stubs").warning(
+        "structlog warning", api_key="LOG-SECRET-22", contact="ada.log@example.com"
+    )
+    logger.info("below the level: never sent")
+    raise RuntimeError("after the warnings")
+
+
 def user_boom(request: HttpRequest) -> JsonResponse:
     email = request.GET["email"]
     sentry_sdk.set_user({"id": "42", "email": email, "username": "ada", "ip_address": "10.1.2.3"})
@@ -225,6 +282,7 @@ STUB_URLS = [
     path("stub/text-boom/", text_boom),
     path("stub/reset/<uidb64>/<token>/", boom),
     path("stub/user-boom/", user_boom),
+    path("stub/warn-boom/", logged_warning_boom),
     path("stub/helpers/", helpers),
     path("stub/forbidden/", forbidden),
     path("stub/missing/", missing),

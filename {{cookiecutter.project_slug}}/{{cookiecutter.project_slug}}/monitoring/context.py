@@ -57,11 +57,6 @@ def new_request_id() -> str:
     return f"{(random.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET:032x}"
 
 
-def request_id_or_new(value: object) -> str:
-    """*value* when it is an acceptable request id, else a new uuid4 hex (32 characters)."""
-    return valid_request_id(value) or new_request_id()
-
-
 def trace_id_from_traceparent(value: object) -> str | None:
     """The trace id of a valid W3C `traceparent` header, else None.
 

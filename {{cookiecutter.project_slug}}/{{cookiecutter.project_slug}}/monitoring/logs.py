@@ -76,6 +76,10 @@ _encode_string = json.encoder.encode_basestring  # C; non-ASCII kept, as in _ENC
 _LINE_BREAKERS = re.compile("[\u0085\u2028\u2029]")
 _format_exc_info = structlog.processors.format_exc_info
 _render_stack_info = structlog.processors.StackInfoRenderer()
+# Handlers an integration puts on the root logger once it starts (add_root_handler):
+# configure_logging() puts them back whenever it applies LOGGING again, which replaces
+# the root logger's handlers (a Celery worker does, after Django's set-up).
+_extra_root_handlers: list[logging.Handler] = []
 
 
 def add_record_fields(logger: WrappedLogger, method_name: str, event: EventDict) -> EventDict:
@@ -355,10 +359,19 @@ def configure_structlog() -> None:
     )
 
 
+def add_root_handler(handler: logging.Handler) -> None:
+    """Put `handler` on the root logger, beside LOGGING's, for the rest of the process."""
+    if handler not in _extra_root_handlers:
+        _extra_root_handlers.append(handler)
+    logging.getLogger().addHandler(handler)
+
+
 def configure_logging(config: dict[str, Any]) -> None:
     """Django's LOGGING_CONFIG: structlog, then the standard library from LOGGING."""
     configure_structlog()
     logging.config.dictConfig(config)
+    for handler in _extra_root_handlers:
+        logging.getLogger().addHandler(handler)
     # Python warnings become log records too, instead of raw lines on stderr.
     logging.captureWarnings(True)
     # Caller frame, thread and process of every record: nothing here renders them.

@@ -16,7 +16,14 @@ from django.http import HttpRequest, HttpResponse
 from structlog.contextvars import bind_contextvars, clear_contextvars
 from structlog.stdlib import ProcessorFormatter
 
-from .context import REQUEST_ID_KEY, TRACE_ID_KEY, context_bound, request_id_or_new, trace_id_or_new
+from .context import (
+    REQUEST_ID_KEY,
+    TRACE_ID_KEY,
+    context_bound,
+    new_request_id,
+    trace_id_or_new,
+    valid_request_id,
+)
 
 access_logger = logging.getLogger(f"{__package__}.access")
 # The access line goes to the standard library logger directly, handed over as a
@@ -54,9 +61,11 @@ class RequestContextMiddleware:
     """Request id, timing headers and the access log line.
 
     - `X-Request-ID` from the client is kept when it matches the contract's
-      pattern, otherwise replaced by a new uuid4 hex; it is bound in structlog's
-      context variables for every log line (and error report) of the request and
-      sent back with `X-Request-Duration` (milliseconds).
+      pattern and TRUST_REQUEST_ID_HEADER is on, otherwise replaced by a new uuid4
+      hex; it is bound in structlog's context variables for every log line (and
+      error report) of the request and sent back with `X-Request-Duration`
+      (milliseconds). An untrusted valid id is kept as `client_request_id` on the
+      access line only.
     - `trace_id` comes from a valid W3C `traceparent` header, or is new; it is
       bound beside the request id and travels with the tasks sent (correlation.py).
     - One access line per request: info below 400, warning below 500, error
@@ -71,11 +80,16 @@ class RequestContextMiddleware:
         # numbers >= 0, checked when the settings read them from the environment.
         self.slow_ms: int = settings.SLOW_REQUEST_THRESHOLD_MS
         self.trusted_proxies: int = settings.TRUSTED_PROXY_COUNT
+        self.trust_request_id: bool = settings.TRUST_REQUEST_ID_HEADER
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         start = time.perf_counter()
         # Bindings end with the request (finally below), so none are left from the last one.
-        request_id = request_id_or_new(request.META.get("HTTP_X_REQUEST_ID"))
+        incoming_id = valid_request_id(request.META.get("HTTP_X_REQUEST_ID"))
+        if self.trust_request_id and incoming_id:
+            request_id, client_request_id = incoming_id, None
+        else:
+            request_id, client_request_id = new_request_id(), incoming_id
         # The trace continues the caller's W3C `traceparent`, or starts here; an
         # error tracker's on_context_bound hook may rebind its own trace id.
         trace_id = trace_id_or_new(request.META.get("HTTP_TRACEPARENT"))
@@ -86,12 +100,18 @@ class RequestContextMiddleware:
             duration_ms = round((time.perf_counter() - start) * 1000, 2)
             response["X-Request-ID"] = request_id
             response["X-Request-Duration"] = str(duration_ms)
-            self.log_access(request, response.status_code, duration_ms)
+            self.log_access(request, response.status_code, duration_ms, client_request_id)
             return response
         finally:
             clear_contextvars()
 
-    def log_access(self, request: HttpRequest, status: int, duration_ms: float) -> None:
+    def log_access(
+        self,
+        request: HttpRequest,
+        status: int,
+        duration_ms: float,
+        client_request_id: str | None,
+    ) -> None:
         slow = duration_ms > self.slow_ms
         if status >= 500:
             level = logging.ERROR
@@ -111,6 +131,9 @@ class RequestContextMiddleware:
         }
         if slow:
             event["slow"] = True
+        if client_request_id:
+            # Validated (context.REQUEST_ID_PATTERN): safe to write, never a correlation key.
+            event["client_request_id"] = client_request_id
         args, kwargs = ProcessorFormatter.wrap_for_formatter(
             access_logger, _METHOD_NAMES[level], event
         )

@@ -1,9 +1,10 @@
 """What reaches Sentry: which transactions are recorded, and every event as it leaves.
 
-make_traces_sampler() and before_send() are the SDK's hooks (options.py passes them
-to sentry_sdk.init). Requests to UNMONITORED_PATH_PREFIXES are neither traced nor
-reported; every other event and transaction is tagged with the request/task id and
-run through the Redactor (redaction.py) last, before it leaves the process.
+make_traces_sampler(), before_send() and before_send_log() are the SDK's hooks
+(options.py passes them to sentry_sdk.init). Requests to UNMONITORED_PATH_PREFIXES
+are neither traced nor reported; every other event and transaction is tagged with
+the request/task id and run through the Redactor (redaction.py) last, before it
+leaves the process, as every Sentry log item is.
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ def before_send(
         if key not in SDK_FIELDS:
             event[key] = redactor(value)
     return event
+
+
+def before_send_log(
+    log: dict[str, Any], hint: dict[str, Any], *, redactor: Redactor
+) -> dict[str, Any]:
+    """Scrub a Sentry log item as log lines are: its body and its attributes' values."""
+    log["body"] = redactor(log["body"])
+    log["attributes"] = redactor(log["attributes"])
+    return log
 
 
 def is_unmonitored_path(path: str) -> bool:

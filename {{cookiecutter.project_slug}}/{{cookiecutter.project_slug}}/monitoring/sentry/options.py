@@ -24,7 +24,7 @@ from sentry_sdk.integrations.redis import RedisIntegration
 
 from ..redaction import Redactor, secret_setting_values
 from .beat_monitors import sdk_excluded_entries
-from .filters import before_send, make_traces_sampler
+from .filters import before_send, before_send_log, make_traces_sampler
 
 # Header names containing these are never collected (the SDK adds auth, token, key,
 # csrf, session, ... of its own); the last ones are personal data.
@@ -51,7 +51,10 @@ def log_pending_events(pending: int, timeout: float) -> None:
 def build_options() -> dict[str, Any]:
     """The keyword arguments of sentry_sdk.init, from settings."""
     allow_pii = settings.SENTRY_SEND_DEFAULT_PII
-    redactor = Redactor(allow_pii=allow_pii, secret_values=secret_setting_values())
+    secret_values = secret_setting_values()
+    redactor = Redactor(allow_pii=allow_pii, secret_values=secret_values)
+    # Sentry log items are log lines: personal data stays out, whatever PII allows.
+    log_redactor = Redactor(allow_pii=False, secret_values=secret_values)
     header_terms = HEADER_DENY_TERMS + ([] if allow_pii else PII_HEADER_TERMS)
     return {
         "dsn": settings.SENTRY_DSN,
@@ -74,8 +77,11 @@ def build_options() -> dict[str, Any]:
                 exclude_beat_tasks=sdk_excluded_entries(settings.CELERY_BEAT_SCHEDULE),
             ),
             RedisIntegration(),
-            # INFO and up become breadcrumbs; ERROR and up become events.
-            LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+            # INFO and up become breadcrumbs; ERROR and up become events. Sentry Logs
+            # come from our own handler (logs.py, SENTRY_LOGS_LEVEL), not this one's.
+            LoggingIntegration(
+                level=logging.INFO, event_level=logging.ERROR, sentry_logs_level=None
+            ),
             AtexitIntegration(callback=log_pending_events),
         ],
         "traces_sampler": make_traces_sampler(settings.SENTRY_TRACES_SAMPLE_RATE),
@@ -97,5 +103,6 @@ def build_options() -> dict[str, Any]:
         },
         "before_send": partial(before_send, redactor=redactor),
         "before_send_transaction": partial(before_send, redactor=redactor),
+        "before_send_log": partial(before_send_log, redactor=log_redactor),
         "ignore_errors": [KeyboardInterrupt, Http404, PermissionDenied, DisallowedHost],
     }

@@ -16,12 +16,14 @@ from sentry_sdk.integrations.logging import ignore_logger
 from structlog.contextvars import bind_contextvars
 
 from ..context import SPAN_ID_KEY, TRACE_ID_KEY, on_context_bound
+from ..logs import add_root_handler
 from ..middleware import access_logger
 from ..missed_beats import on_missed_beat
 from ..stuck_tasks import on_stuck_task
 from ._sdk_internals import load_middleware_unwrapped, skip_sdk_debug_records
 from .celery_reports import report_missed_beat, report_stuck_task
 from .filters import CONTEXT_TAGS
+from .logs import SentryLogsHandler
 from .options import build_options
 
 # Loggers whose ERROR lines repeat what Sentry already has: Django's log of every bad
@@ -49,6 +51,8 @@ def init_sentry() -> bool:
     for hook in (tag_scope, bind_sentry_trace):
         if hook not in on_context_bound:
             on_context_bound.append(hook)
+    if settings.SENTRY_LOGS_LEVEL:
+        add_root_handler(SentryLogsHandler(level=settings.SENTRY_LOGS_LEVEL))
     hooks = ((report_stuck_task, on_stuck_task), (report_missed_beat, on_missed_beat))
     for hook, subscribed in hooks:
         if hook not in subscribed:
