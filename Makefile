@@ -32,7 +32,7 @@ demo: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Render with defaults, install, migrate
 
 test: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Changelog gate, then the full template test suite
 	$(PYTHON) scripts/changelog_gate.py
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Everything but the tests on PostgreSQL and Redis
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e and not services"

@@ -72,11 +72,20 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "services: needs PostgreSQL and Redis (tests/services.py)")
 
 
+# The renders' own suites take minutes each, the rest seconds: they start first, one per
+# xdist worker, and the other files fill in around them (`make test` keeps this order
+# with --no-loadscope-reorder; xdist would otherwise start the files with most tests
+# first, and these two last).
+LONGEST_FIRST = ("tests/test_generated_all_off.py", "tests/test_generated_project.py")
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by markers
 def pytest_collection_modifyitems(items):
     for item in items:
         if services.needed_by([item.nodeid]):
             item.add_marker(pytest.mark.services)
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 def stop_unless_services_answer(nodeids: list[str]) -> None:

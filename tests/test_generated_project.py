@@ -19,19 +19,19 @@ from pathlib import Path
 import pytest
 from venvs import venv_for
 
-from .conftest import ALL_OFF
-
-# name -> (answers, whether the folder keeps its .env)
-RENDERS = {
-    "defaults": ({}, True),
-    "all-off": (ALL_OFF, False),
-}
-
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", RENDERS)
-def test_generated_suite_passes_on_real_services(bake, service_env, name):
-    answers, keep_env_file = RENDERS[name]
+def test_the_default_render_s_suite_passes_on_real_services(bake, service_env):
+    """With the `.env` the generator wrote, as a developer's machine has it."""
+    run_generated_suite(bake, service_env, {}, keep_env_file=True)
+
+
+def run_generated_suite(bake, service_env, answers: dict[str, str], keep_env_file: bool) -> None:
+    """Render, run the render's whole suite on the real services, then `check --deploy`.
+
+    Each render has a test file of its own (the all-off one: test_generated_all_off.py):
+    `--dist loadfile` then runs the two suites side by side, not one after the other.
+    """
     project = bake(**answers)
     if not keep_env_file:
         (project / ".env").unlink()

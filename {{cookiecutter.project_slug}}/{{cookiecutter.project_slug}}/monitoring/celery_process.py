@@ -12,11 +12,12 @@ Receivers, connected by celery_signals.connect_celery_signals():
 - worker_ready / worker_shutting_down: with JSON logs, the notice Celery prints
   on SIGTERM or SIGQUIT ("worker: Warm shutdown (MainProcess)") becomes a log
   record;
-- worker_ready: Celery's warning, on every lost broker connection, that running
-  tasks are not cancelled is dropped from the log while settings chose not to
-  cancel them (CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS, with
-  the reason). Sent once connected, so before any connection is lost, and after
-  the logging set-up.
+- celeryd_after_setup: Celery's warning, on every lost broker connection, that
+  running tasks are not cancelled is dropped from the log while settings chose not
+  to cancel them (CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS, with
+  the reason). Sent after the logging set-up and before the consumer connects:
+  worker_ready comes only once every consumer step has started, after the
+  connection (and the readiness file), so a connection lost in between warned.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from celery import current_app
 from celery.signals import (
     beat_init,
+    celeryd_after_setup,
     celeryd_init,
     setup_logging,
     worker_ready,
@@ -101,6 +103,6 @@ RECEIVERS = (
     (celeryd_init, refuse_to_run_without_a_broker),
     (beat_init, refuse_to_run_without_a_broker),
     (worker_ready, quiet_shutdown_notices),
-    (worker_ready, silence_the_kept_tasks_warning),
+    (celeryd_after_setup, silence_the_kept_tasks_warning),
     (worker_shutting_down, log_shutdown),
 )
