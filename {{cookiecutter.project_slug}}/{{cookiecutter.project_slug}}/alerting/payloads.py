@@ -40,7 +40,9 @@ def _first_text(values: Any) -> str:
 def _event_environment(event: dict[str, Any]) -> str:
     if _text(event.get("environment")):
         return _text(event["environment"])
-    tags = event.get("tags") if isinstance(event.get("tags"), list) else []
+    tags = event.get("tags")
+    if not isinstance(tags, list):
+        return ""
     pairs = (tag for tag in tags if isinstance(tag, list) and len(tag) == 2)
     return next((_text(value) for key, value in pairs if key == "environment"), "")
 
