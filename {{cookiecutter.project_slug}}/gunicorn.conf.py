@@ -14,17 +14,29 @@ the request id and the duration seen by Django; a second line from gunicorn
 would double the log volume and could not carry the request id.
 """
 
+from __future__ import annotations
+
 import os
 {%- if cookiecutter.use_prometheus == "y" %}
 import shutil
 import tempfile
 from pathlib import Path
 {%- endif %}
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from gunicorn.glogging import Logger
 
 from config.boot import use_default_settings
+
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+    from datetime import timedelta
+
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.http.message import Request
+    from gunicorn.http.wsgi import Response
+    from gunicorn.workers.base import Worker
 
 wsgi_app = "config.wsgi:application"
 # GUNICORN_BIND, else $PORT (set by Procfile platforms such as Heroku), else 8000.
@@ -51,7 +63,7 @@ logconfig_dict = settings.LOGGING
 liveness_bind = os.environ.get("GUNICORN_LIVENESS_BIND", "")
 
 
-def when_ready(server):
+def when_ready(server: Arbiter) -> None:
     if liveness_bind:
         from {{ cookiecutter.project_slug }}.monitoring.liveness_listener import (
             start_liveness_listener,
@@ -62,13 +74,13 @@ def when_ready(server):
 
 # On SIGTERM, connections already waiting in the listen backlog get a 503 with
 # Retry-After from the exiting workers instead of a reset (monitoring/backlog_refusal.py).
-def post_worker_init(worker):
+def post_worker_init(worker: Worker) -> None:
     from {{ cookiecutter.project_slug }}.monitoring.backlog_refusal import note_shutdown_signal
 
     note_shutdown_signal(worker)
 
 
-def worker_exit(server, worker):
+def worker_exit(server: Arbiter, worker: Worker) -> None:
     from {{ cookiecutter.project_slug }}.monitoring.backlog_refusal import refuse_backlog
 
     refuse_backlog(worker)
@@ -79,7 +91,13 @@ class NoAccessLogLogger(Logger):
 
     access_log_enabled = False
 
-    def access(self, resp, req, environ, request_time) -> None:
+    def access(
+        self,
+        resp: Response,
+        req: Request,
+        environ: MutableMapping[str, Any],
+        request_time: timedelta,
+    ) -> None:
         return None
 
 
@@ -96,7 +114,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_folder
 
 
-def on_starting(server):
+def on_starting(server: Arbiter) -> None:
     """Files left by an earlier run would be counted again: start from an empty folder."""
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -104,7 +122,7 @@ def on_starting(server):
         stale.unlink()
 
 
-def child_exit(server, worker):
+def child_exit(server: Arbiter, worker: Worker) -> None:
     """A worker ended (recycled, timed out or killed): drop its in-flight gauge and fold its
     counters and histograms into the totals, so a scrape reads one file per metric type
     for all dead workers, not one per recycle (docs/metrics.md)."""
@@ -112,10 +130,11 @@ def child_exit(server, worker):
         process_ended,
     )
 
-    process_ended(os.environ["PROMETHEUS_MULTIPROC_DIR"], worker.pid)
+    # int(): types-gunicorn declares pid a str (a worker's "[booting]" before it forks).
+    process_ended(os.environ["PROMETHEUS_MULTIPROC_DIR"], int(worker.pid))
 
 
-def on_exit(server):
+def on_exit(server: Arbiter) -> None:
     if _created_metrics_folder:
         shutil.rmtree(_created_metrics_folder, ignore_errors=True)
 {%- endif %}

@@ -37,7 +37,8 @@ class Listing:
 
 def next_page(link_header: str) -> str:
     """The rel="next" URL of a Sentry Link header, if it says more results exist."""
-    for url, params in LINK.findall(link_header):
+    links: list[tuple[str, str]] = LINK.findall(link_header)
+    for url, params in links:
         if 'rel="next"' in params and 'results="true"' in params:
             return url
     return ""

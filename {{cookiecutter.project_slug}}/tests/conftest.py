@@ -32,6 +32,19 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite's warning filters (pyproject.toml) for the processes it starts as well.
+
+    Workers, beat, gunicorn and manage.py inherit PYTHONWARNINGS from this environment,
+    so a warning raised there fails the test as one raised here does. Except
+    ResourceWarning: a process reports its unclosed files and sockets as it exits, after
+    the test has read its output (gunicorn's workers leave their listening socket to
+    the interpreter); in this process they still fail the test.
+    """
+    filters = [*config.getini("filterwarnings"), "ignore::ResourceWarning"]
+    os.environ["PYTHONWARNINGS"] = ",".join(filters)
+
+
 def requires(*names: str) -> pytest.MarkDecorator:
     """Skip a test unless the named environment variables are set."""
     missing = [name for name in names if not os.environ.get(name)]

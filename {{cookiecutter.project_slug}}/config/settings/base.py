@@ -10,6 +10,7 @@ imported it.
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import environ
 {%- if cookiecutter.use_sentry == "y" %}
@@ -71,7 +72,7 @@ ENVIRONMENTS = ("development", "staging", "production")
 
 def read_environment(default: str) -> str:
     """ENVIRONMENT, or `default`; a name outside ENVIRONMENTS is refused."""
-    name = env("ENVIRONMENT", default=default)
+    name: str = env("ENVIRONMENT", default=default)
     if name not in ENVIRONMENTS:
         choices = ", ".join(ENVIRONMENTS)
         raise ImproperlyConfigured(f"ENVIRONMENT is {name!r}; use one of: {choices}.")
@@ -143,7 +144,7 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE)]
 # Periodic tasks (beat), by entry name; each is also watched for missed runs (below).
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
 # Delivery (docs/celery.md). By default a task is acknowledged as it starts: a worker killed
 # mid-task loses it, so it never runs twice, which is right for a task that is not safe to
 # repeat. A task that is idempotent opts in to at-least-once with @shared_task(acks_late=True)
@@ -353,7 +354,7 @@ LOG_FILE = env("LOG_FILE", default="")
 LOGGING_CONFIG = f"{APPS_DIR.name}.monitoring.logs.configure_logging"
 
 
-def logging_setting(environment: str, log_format: str) -> dict:
+def logging_setting(environment: str, log_format: str) -> dict[str, Any]:
     """LOGGING for these values; a child that changes either builds it again with this."""
     return build_logging(
         level=LOG_LEVEL,

@@ -1,6 +1,8 @@
 """The outbox in the admin, read-only: the first question in an incident is "did it page?"."""
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .models import AlertRecord, Delivery
 
@@ -12,7 +14,7 @@ class DeliveryInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: AlertRecord | None = None) -> bool:
         return False
 
 
@@ -24,7 +26,7 @@ class AlertRecordAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     inlines = [DeliveryInline]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AlertRecord]:
         return super().get_queryset(request).prefetch_related("deliveries")
 
     @admin.display(description="deliveries")
@@ -33,8 +35,8 @@ class AlertRecordAdmin(admin.ModelAdmin):
         parts = [f"{item.channel}: {item.status}" for item in record.deliveries.all()]
         return ", ".join(parts) or "no channel"
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: AlertRecord | None = None) -> bool:
         return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 TITLE_MAX = 300
@@ -69,4 +70,8 @@ class Alert:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Alert:
-        return cls(**{name: str(data.get(name, "")) for name in cls.__dataclass_fields__})
+        # Any: `severity` arrives as text; __post_init__ makes it a Severity (or refuses it).
+        fields: dict[str, Any] = {
+            name: str(data.get(name, "")) for name in cls.__dataclass_fields__
+        }
+        return cls(**fields)

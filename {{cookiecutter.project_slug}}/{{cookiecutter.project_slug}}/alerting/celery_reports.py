@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 
+from ..monitoring.hooks import subscribe
 from ..monitoring.missed_beats import MissedBeat, on_missed_beat
 from ..monitoring.stuck_tasks import StuckTask, on_stuck_task
 from .alerts import Alert, Severity
@@ -59,6 +60,5 @@ def alert_missed_beat(missed: MissedBeat) -> None:
     _record(missed_beat_alert(missed))
 
 
-for hook, subscribed in ((alert_stuck_task, on_stuck_task), (alert_missed_beat, on_missed_beat)):
-    if hook not in subscribed:
-        subscribed.append(hook)
+subscribe(on_stuck_task, alert_stuck_task)
+subscribe(on_missed_beat, alert_missed_beat)

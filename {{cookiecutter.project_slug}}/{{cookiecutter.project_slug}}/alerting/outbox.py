@@ -127,7 +127,11 @@ def _publish(delivery: Delivery, countdown: float) -> None:
     from .tasks import send_delivery  # tasks.py imports this module
 
     send_delivery.apply_async(
-        (delivery.pk,), queue=queue_name(delivery.channel), countdown=countdown or None
+        (delivery.pk,),
+        queue=queue_name(delivery.channel),
+        # None, not 0: a countdown of 0 still gives the message an ETA. celery-types
+        # declares `float` only; Celery's own default is None.
+        countdown=countdown or None,  # type: ignore[arg-type]
     )
 
 
@@ -153,7 +157,8 @@ def claim(delivery_id: int, *, inline: bool = False) -> Claim | str:
             return "missing"
         if delivery.status in (Status.SENT, Status.FAILED):
             return "done"
-        if delivery.status == Status.SENDING and delivery.claimed_until > now:
+        claimed_until = delivery.claimed_until
+        if delivery.status == Status.SENDING and claimed_until and claimed_until > now:
             return "claimed"
         early = delivery.due_at > now + timedelta(seconds=0.5)
         if delivery.status == Status.PENDING and early and not inline:

@@ -39,7 +39,9 @@ def _first_text(values: Any) -> str:
 
 def _tag(event: dict[str, Any], key: str) -> str:
     """An event's tag value: Sentry lists tags as [key, value] pairs."""
-    tags = event.get("tags") if isinstance(event.get("tags"), list) else []
+    tags = event.get("tags")
+    if not isinstance(tags, list):
+        return ""
     pairs = (tag for tag in tags if isinstance(tag, list) and len(tag) == 2)
     return next((_text(value) for name, value in pairs if name == key), "")
 

@@ -38,7 +38,7 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
-def send_delivery(self: Task, delivery_id: int) -> str:
+def send_delivery(self: Task[[int], str], delivery_id: int) -> str:
     """Send one delivery: "sent", "retried", "failed", or why it was not sent (outbox.claim)."""
     claim = outbox.claim(delivery_id, inline=bool(self.request.is_eager))
     if isinstance(claim, str):

@@ -24,6 +24,7 @@ import math
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from django.conf import settings
@@ -104,7 +105,7 @@ def timestamp_fresh(value: str) -> bool:
     return math.isfinite(moment) and abs(time.time() - moment) <= MAX_CLOCK_SKEW_SECONDS
 
 
-def from_our_projects(payload: dict) -> bool:
+def from_our_projects(payload: dict[str, Any]) -> bool:
     """Issue webhooks come for every project of the organisation: keep ours (settings)."""
     wanted = set(settings.SENTRY_WEBHOOK_PROJECTS)
     return not wanted or "*" in wanted or bool(wanted & issue_projects(payload))

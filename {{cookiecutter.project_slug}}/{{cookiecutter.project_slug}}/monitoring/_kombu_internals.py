@@ -24,15 +24,17 @@ def closed_transport_is_a_lost_connection() -> None:
     The messages stay in Redis' unacked set and come back as usual.
     """
     channel = kombu_redis.Channel
-    original = channel._connparams
+    # Private: kombu-stubs (celery-types) declare the public API only.
+    original = channel._connparams  # type: ignore[attr-defined]
     if getattr(original, "closed_transport_is_a_lost_connection", False):
         return
 
-    def _connparams(self: Any, asynchronous: bool = False) -> dict:
+    def _connparams(self: Any, asynchronous: bool = False) -> dict[str, Any]:
         if self.connection.client is None:
             raise RedisConnectionError("the broker transport was closed")
-        return original(self, asynchronous=asynchronous)
+        params: dict[str, Any] = original(self, asynchronous=asynchronous)
+        return params
 
     _connparams.closed_transport_is_a_lost_connection = True  # type: ignore[attr-defined]
     _connparams.__wrapped__ = original  # type: ignore[attr-defined]
-    channel._connparams = _connparams
+    channel._connparams = _connparams  # type: ignore[attr-defined]

@@ -66,7 +66,11 @@ def quiet_shutdown_notices(sender: Any, **kwargs: Any) -> None:
     They are installed after every start-up signal but this one (sent by the
     main process, where signal handlers live); log_shutdown says it instead.
     """
-    from celery.apps.worker import install_worker_term_handler, install_worker_term_hard_handler
+    # Module functions of Celery's that celery-types does not declare.
+    from celery.apps.worker import (  # type: ignore[attr-defined]
+        install_worker_term_handler,
+        install_worker_term_hard_handler,
+    )
 
     if settings.LOG_FORMAT == "json":
         install_worker_term_handler(sender.controller, verbose=False)

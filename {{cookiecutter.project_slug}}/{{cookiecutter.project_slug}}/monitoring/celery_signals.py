@@ -23,6 +23,7 @@ from celery.utils.dispatch import Signal
 
 from . import celery_probes, celery_process, correlation, missed_beats, stuck_tasks, task_timing
 from ._kombu_internals import closed_transport_is_a_lost_connection
+from .hooks import subscribe
 {%- if cookiecutter.use_prometheus == "y" %}
 from .metrics import worker as metrics_worker
 {%- endif %}
@@ -73,8 +74,7 @@ def connect_celery_signals(receivers: Receivers = RECEIVERS) -> None:
     # Not signals, but wired here too. A worker builds its consumer's steps after
     # Django's start-up, from this set (adding twice keeps one).
     current_app.steps["consumer"].update(CONSUMER_STEPS)
-    for hooks, subscribed in (
-        (STUCK_TASK_HOOKS, stuck_tasks.on_stuck_task),
-        (MISSED_BEAT_HOOKS, missed_beats.on_missed_beat),
-    ):
-        subscribed.extend(hook for hook in hooks if hook not in subscribed)
+    for stuck_hook in STUCK_TASK_HOOKS:
+        subscribe(stuck_tasks.on_stuck_task, stuck_hook)
+    for beat_hook in MISSED_BEAT_HOOKS:
+        subscribe(missed_beats.on_missed_beat, beat_hook)

@@ -48,7 +48,7 @@ def send_request_id(headers: dict[str, Any] | None = None, **kwargs: Any) -> Non
         headers.setdefault(TRACEPARENT_HEADER, traceparent_for(trace_id))
 
 
-def bind_task_context(task_id: str, task: Task, **kwargs: Any) -> None:
+def bind_task_context(task_id: str, task: Task[..., Any], **kwargs: Any) -> None:
     request = task.request
     if not request.is_eager:
         # A worker runs one task after another in the same context: start clean.
@@ -63,7 +63,7 @@ def bind_task_context(task_id: str, task: Task, **kwargs: Any) -> None:
     context_bound()
 
 
-def unbind_task_context(task: Task, **kwargs: Any) -> None:
+def unbind_task_context(task: Task[..., Any], **kwargs: Any) -> None:
     # Restores what was bound before the task: nothing in a worker, the web
     # request's context when the task ran eagerly inside it.
     tokens = getattr(task.request, _TOKENS_ATTRIBUTE, None)

@@ -24,7 +24,10 @@ PATH = "/health/live/"
 def liveness(arbiter: Any) -> tuple[int, dict[str, object]]:
     ages = worker_heartbeat_ages(arbiter)
     alive = [age for age in ages if age <= arbiter.timeout]
-    body = {"status": "alive" if alive else "no live worker", "workers": len(alive)}
+    body: dict[str, object] = {
+        "status": "alive" if alive else "no live worker",
+        "workers": len(alive),
+    }
     return (200 if alive else 503), body
 
 

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from django.core.exceptions import ImproperlyConfigured
@@ -210,7 +210,7 @@ class StructuredFormatter(ProcessorFormatter):
         event: Any = {**event_dict, "_record": record, "_from_structlog": True}
         for processor in self.processors:
             event = processor(logger, method_name, event)
-        return event
+        return cast(str, event)  # the last processor is the renderer (make_formatter)
 
 
 def make_formatter(log_format: str, environment: str, release: str) -> ProcessorFormatter:

@@ -44,10 +44,10 @@ def client_ip(request: HttpRequest, trusted_proxies: int) -> str:
     left was written by the client and can't be trusted; a shorter or malformed
     header means the request did not come through our proxies.
     """
-    remote_addr = request.META.get("REMOTE_ADDR", "")
+    remote_addr: str = request.META.get("REMOTE_ADDR", "")
     if not trusted_proxies:
         return remote_addr
-    hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    hops: list[str] = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
     if len(hops) < trusted_proxies:
         return remote_addr
     candidate = hops[-trusted_proxies].strip()
@@ -137,4 +137,4 @@ class RequestContextMiddleware:
         args, kwargs = ProcessorFormatter.wrap_for_formatter(
             access_logger, _METHOD_NAMES[level], event
         )
-        access_logger.log(level, *args, **kwargs)
+        access_logger.log(level, *args, extra=kwargs["extra"])

@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from celery import Celery, Task, bootsteps
-from celery.schedules import maybe_schedule
+from celery.schedules import BaseSchedule, maybe_schedule
 from celery.signals import task_prerun
 from django.conf import settings
 from django.core.cache import cache
@@ -51,7 +51,7 @@ class MissedBeat:
 on_missed_beat: list[Callable[[MissedBeat], None]] = []
 
 
-def record_beat_run(task: Task, **kwargs: Any) -> None:
+def record_beat_run(task: Task[..., Any], **kwargs: Any) -> None:
     if getattr(task.request, "celery_beat_task", False):
         cache.set(LAST_RUN_KEY.format(task=task.name), time.time(), timeout=None)
 
@@ -68,7 +68,9 @@ def missed_beats(app: Celery, now: float) -> list[MissedBeat]:
     """The entries of the beat schedule overdue by more than the grace, now."""
     missed = []
     for entry, spec in (app.conf.beat_schedule or {}).items():
-        schedule = maybe_schedule(spec["schedule"], app=app)
+        # maybe_schedule turns a number or timedelta into a schedule; its annotation
+        # (Celery's and celery-types') still lists them among the results.
+        schedule = cast(BaseSchedule, maybe_schedule(spec["schedule"], app=app))
         previous = datetime.fromtimestamp(last_run(entry, spec["task"], now), UTC)
         # The schedule counts from its own clock (schedule.now()), `now` may differ.
         due_at = time.time() + schedule.remaining_estimate(previous).total_seconds()

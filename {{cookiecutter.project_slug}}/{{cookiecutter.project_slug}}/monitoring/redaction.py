@@ -35,6 +35,7 @@ Logs never allow personal data{% if cookiecutter.use_sentry == "y" %}; Sentry fo
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -199,9 +200,12 @@ class Redactor:
         if isinstance(value, int) and 10**12 <= value < 10**19 and luhn_valid(str(value)):
             return FILTERED  # a card number passed as a number (bool is an int < 10**12)
         if isinstance(value, list | tuple):
+            items: Iterable[Any]
             if len(value) == 2 and isinstance(value[0], str) and self.is_sensitive(value[0]):
-                return type(value)((value[0], FILTERED))
-            return type(value)(self(item) for item in value)
+                items = (value[0], FILTERED)
+            else:
+                items = (self(item) for item in value)
+            return type(value)(items)
         return value
 
     def text(self, text: str) -> str:

@@ -67,7 +67,7 @@ def queue_wait_seconds(request: Any, now: float) -> float | None:
     return max(0.0, now - ready_at)
 
 
-def bind_queue_wait(task_id: str, task: Task, **kwargs: Any) -> None:
+def bind_queue_wait(task_id: str, task: Task[..., Any], **kwargs: Any) -> None:
     request = task.request
     setattr(request, _STARTED_ATTRIBUTE, time.monotonic())
     wait = queue_wait_seconds(request, time.time())
@@ -77,7 +77,7 @@ def bind_queue_wait(task_id: str, task: Task, **kwargs: Any) -> None:
         setattr(request, _TOKENS_ATTRIBUTE, tokens)
 
 
-def unbind_queue_wait(task: Task, **kwargs: Any) -> None:
+def unbind_queue_wait(task: Task[..., Any], **kwargs: Any) -> None:
     tokens = getattr(task.request, _TOKENS_ATTRIBUTE, None)
     if tokens:
         reset_contextvars(**tokens)

@@ -7,6 +7,7 @@ create_order here, process_order (tasks.py), create_order_view (views.py).
 import logging
 from decimal import Decimal
 
+from celery import Task
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,7 +29,7 @@ def create_order(*, amount: Decimal, currency: str) -> Order:
     return order
 
 
-def _queue_processing(order: Order, process_order) -> None:
+def _queue_processing(order: Order, process_order: Task[[int], str]) -> None:
     """Publish, or forget the order: the caller answers 503 and the client sends it again."""
     try:
         process_order.delay(order.pk)

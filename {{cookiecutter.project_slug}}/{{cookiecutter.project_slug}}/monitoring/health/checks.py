@@ -102,7 +102,9 @@ def celery_workers(seconds_left: float) -> Result:
     with current_app.connection_for_write(connect_timeout=bound, transport_options=options) as conn:
         # The first reply ends the wait; half the time left keeps a margin for the broker
         # round trips around it, so "no worker" is answered before the deadline.
-        replies = mailbox(conn).multi_call("ping", timeout=seconds_left / 2, limit=1)
+        # kombu-stubs say mailbox(conn) is a Node; kombu returns the Mailbox bound to conn.
+        mailbox_on_conn = mailbox(conn)
+        replies = mailbox_on_conn.multi_call("ping", timeout=seconds_left / 2, limit=1)  # type: ignore[attr-defined]
     return ok() if replies else warning("no worker answered")
 
 

@@ -26,7 +26,7 @@ class HealthProbeMiddleware:
             return self.get_response(request)
         # As Django's handler would, for middleware that reads the matched route.
         request.resolver_match = match
-        response = match.func(request, *match.args, **match.kwargs)
+        response: HttpResponse = match.func(request, *match.args, **match.kwargs)
         # The one SecurityMiddleware header that matters for a JSON answer.
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

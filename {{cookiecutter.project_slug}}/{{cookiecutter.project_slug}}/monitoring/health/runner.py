@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connections
@@ -30,7 +30,8 @@ T = TypeVar("T")
 TIMEOUT_ERRORS = (TimeoutError, RedisTimeoutError)
 
 _lock = threading.Lock()
-_inflight: dict[str, Future] = {}
+# key -> the run in flight: a check's _Run, or what another caller of submit() returns.
+_inflight: dict[str, "Future[Any]"] = {}
 _executor: ThreadPoolExecutor | None = None
 
 
@@ -45,7 +46,7 @@ class Outcome:
 class _Run:
     result: Result
     duration_ms: float
-    failure: Exception | None = None
+    failure: BaseException | None = None
     finished: float = 0.0  # time.monotonic() when the check returned or raised
 
 

@@ -1,13 +1,19 @@
 """`manage.py check` validates the health check registry (settings.HEALTH_CHECKS) and
 the observers every run is handed to (settings.HEALTH_CHECK_OBSERVERS)."""
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.utils.module_loading import import_string
 
 
 @register()
-def check_health_settings(app_configs=None, **kwargs) -> list[CheckMessage]:
+def check_health_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     for name, path in settings.HEALTH_CHECKS.items():
         try:

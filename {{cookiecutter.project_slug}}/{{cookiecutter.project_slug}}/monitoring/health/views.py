@@ -19,10 +19,13 @@ logger = logging.getLogger(__package__)
 OVERALL = {0: "healthy", 1: "degraded", 2: "unhealthy"}
 
 
-def probe(failure_status: str) -> Callable:
+View = Callable[[HttpRequest], JsonResponse]
+
+
+def probe(failure_status: str) -> Callable[[View], View]:
     """GET/HEAD only, never cached, and an unexpected bug answers 503 instead of raising."""
 
-    def decorate(view: Callable[[HttpRequest], JsonResponse]) -> Callable:
+    def decorate(view: View) -> View:
         @never_cache
         @require_safe
         @wraps(view)
@@ -94,7 +97,7 @@ def database_details(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", **stats})
 
 
-def checks_body(outcomes: dict[str, Outcome], details: bool) -> dict[str, dict]:
+def checks_body(outcomes: dict[str, Outcome], details: bool) -> dict[str, dict[str, object]]:
     body = {}
     for name, outcome in outcomes.items():
         entry: dict[str, object] = {"status": outcome.status, "duration_ms": outcome.duration_ms}

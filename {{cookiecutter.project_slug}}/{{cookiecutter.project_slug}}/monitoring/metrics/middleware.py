@@ -61,6 +61,7 @@ class MetricsMiddleware:
 
     def metrics(self, request: HttpRequest) -> HttpResponse:
         status = self.policy.status_for(request.META)
+        response: HttpResponse
         if request.method not in ("GET", "HEAD"):
             response = HttpResponseNotAllowed(["GET", "HEAD"])
         elif status != 200:

@@ -31,7 +31,8 @@ def load_middleware_unwrapped() -> None:
     Django's own function back before the WSGI handler loads its middleware skips
     them; init_sentry() runs from AppConfig.ready(), before that load.
     """
-    django_handlers.import_string = import_string
+    # django-stubs do not declare base.py's own import of import_string.
+    django_handlers.import_string = import_string  # type: ignore[attr-defined]
 
 
 def skip_sdk_debug_records() -> None:

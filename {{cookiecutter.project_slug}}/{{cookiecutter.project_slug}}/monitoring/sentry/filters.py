@@ -76,9 +76,9 @@ def is_unmonitored_path(path: str) -> bool:
 
 def _request_path(sampling_context: dict[str, Any]) -> str:
     if environ := sampling_context.get("wsgi_environ"):
-        return environ.get("PATH_INFO", "")
+        return str(environ.get("PATH_INFO", ""))
     if scope := sampling_context.get("asgi_scope"):
-        return scope.get("path", "")
+        return str(scope.get("path", ""))
     return ""
 
 

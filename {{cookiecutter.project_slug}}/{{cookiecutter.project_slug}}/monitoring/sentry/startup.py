@@ -16,6 +16,7 @@ from sentry_sdk.integrations.logging import ignore_logger
 from structlog.contextvars import bind_contextvars
 
 from ..context import SPAN_ID_KEY, TRACE_ID_KEY, on_context_bound
+from ..hooks import subscribe
 from ..logs import add_root_handler
 from ..middleware import access_logger
 from ..missed_beats import on_missed_beat
@@ -48,15 +49,12 @@ def init_sentry() -> bool:
         ignore_logger(name)
     # Called once a request's or a task's ids are bound (context.py): a hook rather
     # than a middleware and a task receiver of its own, which every request would pay.
-    for hook in (tag_scope, bind_sentry_trace):
-        if hook not in on_context_bound:
-            on_context_bound.append(hook)
+    subscribe(on_context_bound, tag_scope)
+    subscribe(on_context_bound, bind_sentry_trace)
     if settings.SENTRY_LOGS_LEVEL:
         add_root_handler(SentryLogsHandler(level=settings.SENTRY_LOGS_LEVEL))
-    hooks = ((report_stuck_task, on_stuck_task), (report_missed_beat, on_missed_beat))
-    for hook, subscribed in hooks:
-        if hook not in subscribed:
-            subscribed.append(hook)
+    subscribe(on_stuck_task, report_stuck_task)
+    subscribe(on_missed_beat, report_missed_beat)
     return True
 
 
