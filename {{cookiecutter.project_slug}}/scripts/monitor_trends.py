@@ -55,7 +55,7 @@ def events_between(issue: dict[str, Any], start: datetime, end: datetime) -> int
 def summarize(issues: list[dict[str, Any]], bounds: tuple[datetime, ...]) -> dict[str, Any]:
     """The numbers of the report, from the listed issues and the period's bounds."""
     previous_start, start, end = bounds
-    rows = []
+    rows: list[dict[str, Any]] = []
     for issue in issues:
         first_seen = _moment(issue.get("firstSeen"))
         rows.append(

@@ -24,6 +24,7 @@ import sentry_sdk
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .alerts import Alert, Severity
@@ -145,7 +146,7 @@ def _last_returned() -> AlertPathProbe | None:
     return AlertPathProbe.objects.exclude(returned_at=None).order_by("-sent_at").first()
 
 
-def _overdue_since_last_return(now: datetime):
+def _overdue_since_last_return(now: datetime) -> QuerySet[AlertPathProbe]:
     """Probes sent after the last one that came back, and waited for past the window."""
     window = timedelta(seconds=settings.ALERT_PATH_CHECK_WINDOW)
     probes = AlertPathProbe.objects.filter(returned_at=None, sent_at__lt=now - window)

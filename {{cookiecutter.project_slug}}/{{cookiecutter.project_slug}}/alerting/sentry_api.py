@@ -39,7 +39,8 @@ class SentryApiError(Exception):
 
 def next_page(link_header: str) -> str:
     """The rel="next" URL of a Sentry Link header, if it says more results exist."""
-    for url, params in LINK.findall(link_header):
+    links: list[tuple[str, str]] = LINK.findall(link_header)
+    for url, params in links:
         if 'rel="next"' in params and 'results="true"' in params:
             return url
     return ""
@@ -145,7 +146,7 @@ class SentryClient:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
-        delay = min(self.backoff * 2 ** (attempt - 1), self.max_delay)
+        delay = min(self.backoff * 2.0 ** (attempt - 1), self.max_delay)
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.max_delay))
         return delay

@@ -120,7 +120,9 @@ def send_trend_digest() -> list[str]:
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=DIGEST_TRIES - 1)
-def deliver_trend_digest(self: Task, channel: str, subject: str, text: str) -> None:
+def deliver_trend_digest(
+    self: Task[[str, str, str], None], channel: str, subject: str, text: str
+) -> None:
     """One channel's copy of the digest. A digest is no alert: no outbox, a few tries."""
     attempt = self.request.retries + 1
     while True:

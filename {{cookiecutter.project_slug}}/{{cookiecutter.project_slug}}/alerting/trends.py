@@ -52,7 +52,9 @@ def read_trends(period: str) -> dict[str, Any]:
     try:
         report = json.loads(done.stdout)
     except ValueError:
-        raise TrendsUnavailable(f"monitor.py exited {done.returncode} without JSON") from None
+        report = None
+    if not isinstance(report, dict):
+        raise TrendsUnavailable(f"monitor.py exited {done.returncode} without a JSON report")
     if report.get("status") == "UNKNOWN":
         raise TrendsUnavailable(str(report.get("message", "")))
     return report

@@ -116,7 +116,9 @@ def find_integration(client: SentryClient, name: str) -> Integration:
     )
 
 
-def issue_alert_body(spec: Spec, rule: IssueAlert, integration: Integration | None) -> dict:
+def issue_alert_body(
+    spec: Spec, rule: IssueAlert, integration: Integration | None
+) -> dict[str, Any]:
     condition: dict[str, Any] = {"id": CONDITIONS[rule.when]}
     if rule.when == "event_count":
         condition |= {"value": rule.events_more_than, "interval": rule.interval}
@@ -155,7 +157,7 @@ def _filter(item: EventFilter) -> dict[str, Any]:
 
 def metric_alert_body(
     spec: Spec, rule: MetricAlert, project: str, integration: Integration
-) -> dict:
+) -> dict[str, Any]:
     action = {
         "type": "sentry_app",
         "targetType": "sentry_app",
@@ -177,7 +179,7 @@ def metric_alert_body(
     }
 
 
-def uptime_body(spec: Spec, monitor: UptimeMonitor) -> dict:
+def uptime_body(spec: Spec, monitor: UptimeMonitor) -> dict[str, Any]:
     return {
         "name": spec.name(monitor.key),
         "url": monitor.url,
@@ -198,7 +200,7 @@ def cron_monitors(
         if reason:
             state.skipped.append((f"{CRON_MONITOR} for beat entry {entry.name!r}", reason))
             continue
-        body = {
+        body: dict[str, Any] = {
             "project": project,
             "name": spec.name(entry.slug),
             "slug": entry.slug,
@@ -220,10 +222,10 @@ def build_desired(
     for rule in spec.issue_alerts:
         body = issue_alert_body(spec, rule, integration)
         state.objects.append(Desired(ISSUE_ALERT, body["name"], body))
-    for rule in spec.metric_alerts:
+    for metric_rule in spec.metric_alerts:
         if integration is None:
             raise ValueError("metric alerts notify the integration (find_integration)")
-        body = metric_alert_body(spec, rule, project, integration)
+        body = metric_alert_body(spec, metric_rule, project, integration)
         state.objects.append(Desired(METRIC_ALERT, body["name"], body))
     if spec.cron_monitors:
         crons = cron_monitors(spec, project, beat_schedule, celery_app)

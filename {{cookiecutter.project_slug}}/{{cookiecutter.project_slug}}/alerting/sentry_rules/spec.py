@@ -121,7 +121,7 @@ class _Reader:
             return []
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, field, "expected a mapping of names to settings")
-        result = []
+        result: list[tuple[str, yaml.Node]] = []
         for key_node, value_node in node.value:
             key = self._scalars.construct_object(key_node)
             if not isinstance(key, str) or not key or not set(key) <= KEY_CHARACTERS:
@@ -156,7 +156,7 @@ class _Reader:
             raise self.fail(node, field, f"{value} is not one of {', '.join(map(str, choices))}")
         if not low <= value <= high:
             raise self.fail(node, field, f"{value} is outside {low} to {high}")
-        return value
+        return int(value)
 
     def number(self, node: yaml.Node, field: str) -> float:
         value = self.scalar(node)
@@ -323,7 +323,10 @@ def _metric_alert(read: _Reader, key: str, node: yaml.Node, field: str) -> Metri
     if warning is not None and warning >= critical:
         raise read.fail(fields["warning"], f"{field}.warning", "must be below critical")
     query_node = fields.get("query")
-    empty = query_node is None or read.scalar(query_node) in (None, "")
+    if query_node is None or read.scalar(query_node) in (None, ""):
+        query = ""
+    else:
+        query = read.text(query_node, f"{field}.query")
     return MetricAlert(
         key=key,
         measure=read.text(fields["measure"], f"{field}.measure", MEASURES),
@@ -332,7 +335,7 @@ def _metric_alert(read: _Reader, key: str, node: yaml.Node, field: str) -> Metri
         ),
         critical=critical,
         warning=warning,
-        query="" if empty else read.text(query_node, f"{field}.query"),
+        query=query,
     )
 
 

@@ -58,4 +58,4 @@ def beat_monitor_config(celery_schedule: Any, app: Any, entry_name: str) -> dict
     """
     from sentry_sdk.integrations.celery.beat import _get_monitor_config
 
-    return _get_monitor_config(celery_schedule, app, entry_name)
+    return dict(_get_monitor_config(celery_schedule, app, entry_name))

@@ -45,7 +45,7 @@ def unsupported_reason(entry: BeatEntry) -> str | None:
     if isinstance(entry.schedule, crontab):
         return None
     if isinstance(entry.schedule, schedule):
-        seconds = entry.schedule.run_every.total_seconds()
+        seconds = entry.schedule.seconds
         if seconds < 60:
             return f"runs every {seconds:g} s; Sentry Crons has no interval under one minute"
         if seconds % 60:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sentry_sdk
+import sentry_sdk.logger
 from structlog.contextvars import get_contextvars
 
 from .._structlog_bridge import structlog_origin
@@ -67,7 +68,8 @@ def log_item(record: logging.LogRecord) -> tuple[str, dict[str, Any]]:
     if origin is not None:
         event = dict(origin[2])
     else:
-        event = add_record_fields(None, "", {"event": record.getMessage(), "_record": record})
+        fields = {"event": record.getMessage(), "_record": record}
+        event = dict(add_record_fields(None, "", fields))
         del event["_record"]
     body = event.pop("event", "")
     for key in ("exc_info", "stack_info"):

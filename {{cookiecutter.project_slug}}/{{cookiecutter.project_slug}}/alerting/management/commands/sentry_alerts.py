@@ -91,7 +91,9 @@ class Command(BaseCommand):
         except SentryApiError as error:
             raise CommandError(str(error)) from None
 
-    def _run(self, client: SentryClient, endpoints: Endpoints, spec: Any, options: dict) -> None:
+    def _run(
+        self, client: SentryClient, endpoints: Endpoints, spec: Any, options: dict[str, Any]
+    ) -> None:
         from config.celery_app import app as celery_app
 
         integration = (
