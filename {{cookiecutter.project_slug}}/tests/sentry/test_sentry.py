@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -85,25 +86,29 @@ def server(sink: EnvelopeSink) -> Iterator[tuple[str, int]]:
     """gunicorn serving the project plus tests.support.sentry_stubs views, on a socket we bound."""
     listener = socket.create_server(("127.0.0.1", 0))
     address = listener.getsockname()
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}",
-            "--workers", "1", "--graceful-timeout", "2", "tests.support.sentry_stubs:wsgi_app()",
-        ],
-        cwd=PROJECT_DIR, env=sentry_env(sink), pass_fds=[listener.fileno()],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    listener.close()
-    try:
-        deadline = time.monotonic() + 30
-        while request(address, "/health/live/")[0] != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not start:\n{process.stdout.read().decode()}")
-            time.sleep(0.2)
-        yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    # A file, not a pipe: a pipe nobody reads fills up and blocks the server's writes.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}",
+                "--workers", "1", "--graceful-timeout", "2",
+                "tests.support.sentry_stubs:wsgi_app()",
+            ],
+            cwd=PROJECT_DIR, env=sentry_env(sink), pass_fds=[listener.fileno()],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        listener.close()
+        try:
+            deadline = time.monotonic() + 30
+            while request(address, "/health/live/")[0] != 200:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"gunicorn did not start:\n{log.read().decode()}")
+                time.sleep(0.2)
+            yield address
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
 
 
 def request(
