@@ -94,16 +94,17 @@ def server(sink: EnvelopeSink) -> Iterator[tuple[str, int]]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     listener.close()
-    try:
-        deadline = time.monotonic() + 30
-        while request(address, "/health/live/")[0] != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not start:\n{process.stdout.read().decode()}")
-            time.sleep(0.2)
-        yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with process:  # closes its stdout pipe at the end
+        try:
+            deadline = time.monotonic() + 30
+            while request(address, "/health/live/")[0] != 200:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"gunicorn did not start:\n{process.stdout.read().decode()}")
+                time.sleep(0.2)
+            yield address
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
 
 
 def request(
