@@ -76,17 +76,18 @@ def run_child(redis_url: str, make_fault) -> dict[str, dict]:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     # Log lines go to stdout too (local settings): read up to each of the child's own.
-    try:
-        assert next_line(child, "WARM") is not None, child.stderr.read()
-        make_fault()
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        results = next_line(child, "RESULTS ")
-        child.wait(timeout=30)
-    finally:
-        child.kill()
-        child.wait(timeout=10)
-    assert results is not None, child.stderr.read()
+    with child:  # closes its pipes at the end
+        try:
+            assert next_line(child, "WARM") is not None, child.stderr.read()
+            make_fault()
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            results = next_line(child, "RESULTS ")
+            child.wait(timeout=30)
+        finally:
+            child.kill()
+            child.wait(timeout=10)
+        assert results is not None, child.stderr.read()
     return json.loads(results)
 
 
