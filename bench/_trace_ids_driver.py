@@ -38,8 +38,6 @@ BENCH_PATH = "/bench/"
 # The W3C Trace Context specification's own example.
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 MIDDLEWARE_NAME = "RequestContextMiddleware"
-# The symbol valgrind's --toggle-collect names: bench_trace_ids.py passes it on.
-COLLECTED_FUNCTION = "ffi_call"
 
 
 def hello(request: HttpRequest) -> HttpResponse:

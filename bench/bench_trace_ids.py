@@ -55,6 +55,8 @@ TEMPLATE_PATHS = (
     "local_extensions.py",
 )
 DRIVER = Path(__file__).with_name("_trace_ids_driver.py")
+# The C function the driver runs each measured loop inside (run_inside_ffi_call).
+COLLECTED_FUNCTION = "ffi_call"
 RESULTS_DIR = REPO_DIR / "bench" / "results" / "trace_ids"
 BOUND = 1.05
 # The trace id of the driver's TRACEPARENT (the W3C specification's example).
@@ -159,7 +161,7 @@ def callgrind_all(revisions: list[Revision], args: argparse.Namespace, workdir: 
         log = workdir / f"callgrind-{index}.log"
         command = [
             "valgrind", "--tool=callgrind", "--collect-atstart=no",
-            "--toggle-collect=ffi_call", "--dump-after=ffi_call",
+            f"--toggle-collect={COLLECTED_FUNCTION}", f"--dump-after={COLLECTED_FUNCTION}",
             f"--callgrind-out-file={out}", f"--log-file={workdir / f'valgrind-{index}.txt'}",
             *driver_command(revision, args.count, args.warmup, result), "--callgrind",
         ]  # fmt: skip
