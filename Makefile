@@ -45,6 +45,7 @@ bench: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Benchmarks (loopback only, a few minu
 	$(PYTHON) bench/bench_metrics.py
 	REDIS_URL=$(BENCH_REDIS) $(PYTHON) bench/bench_metrics_recycles.py --checkpoints 0,100,500
 	$(PYTHON) bench/bench_celery_probes.py
+	$(PYTHON) bench/bench_trace_ids.py
 	$(PYTHON) bench/bench_health.py --database-url $(BENCH_PG) --redis-url $(BENCH_REDIS)
 
 lint: $(STAMP)  ## Lint the template's own code (renders are linted by the tests)
