@@ -50,6 +50,21 @@ def test_invalid_request_id_is_replaced_by_a_uuid4(client, log_capture, request_
     assert "X-Injected" not in log_capture.text
 
 
+def test_a_request_without_ids_is_traced_under_the_request_id_it_was_given(client, log_capture):
+    """The minted request id is a valid trace id: one id minted per request, not two."""
+    response = client.get("/health/live/")
+    [line] = access_lines(log_capture.records())
+    assert line["trace_id"] == line["request_id"] == response["X-Request-ID"]
+
+
+def test_a_client_s_request_id_never_becomes_the_trace_id(client, log_capture):
+    client.get("/health/live/", HTTP_X_REQUEST_ID="0123456789abcdef0123456789abcdef")
+    [line] = access_lines(log_capture.records())
+    assert line["request_id"] == "0123456789abcdef0123456789abcdef"
+    assert line["trace_id"] != line["request_id"]
+    assert len(line["trace_id"]) == 32 and int(line["trace_id"], 16)
+
+
 @pytest.mark.parametrize("request_id", ["abc-123", "x" * 64])
 def test_untrusted_request_id_is_replaced_and_kept_aside_on_the_access_line(
     client, settings, log_capture, request_id

@@ -11,9 +11,17 @@ from django.core import mail
 from {{ cookiecutter.project_slug }}.alerting.tasks import send_trend_digest
 
 from ..conftest import clean_env, settings_values
-from ..sentry.test_monitor_trends import DAY_BEFORE, TODAY, TOKEN, YESTERDAY, at, issue, old_issue
+from ..sentry.test_monitor_trends import (
+    DAY_BEFORE,
+    TODAY,
+    TOKEN,
+    YESTERDAY,
+    issue,
+    old_issue,
+    regressed_issue,
+)
 from ..support.loopback import Reply, stub_server
-from ..support.sentry_issues_api import Issue, SentryIssuesAPI
+from ..support.sentry_issues_api import SentryIssuesAPI
 
 
 @pytest.fixture
@@ -47,14 +55,7 @@ def test_the_digest_reaches_slack_and_e_mail_with_the_period_s_numbers(channels,
     sentry.issues[:] = [
         old_issue(1, yesterday=50, day_before=20),
         issue(3, YESTERDAY, YESTERDAY, yesterday=7),
-        Issue(
-            5,
-            "KeyError: <!channel>",
-            at(TODAY - timedelta(days=40)),
-            at(YESTERDAY),
-            {YESTERDAY.isoformat(): 4},
-            substatus="regressed",
-        ),
+        regressed_issue(5, "KeyError: <!channel>", yesterday=4),
         issue(4, DAY_BEFORE, DAY_BEFORE, day_before=2),
     ]
     assert send_trend_digest() == ["slack", "email"]

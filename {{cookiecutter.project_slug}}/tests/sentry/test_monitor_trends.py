@@ -31,6 +31,13 @@ def issue(number: int, first_seen: date, last_seen: date, **daily: int) -> Issue
     return Issue(number, f"Error{number}: boom", at(first_seen), at(last_seen), counts)
 
 
+def regressed_issue(number: int, title: str, yesterday: int) -> Issue:
+    """Resolved long ago, seen again yesterday: Sentry marks it regressed."""
+    first_seen = at(TODAY - timedelta(days=40))
+    counts = {YESTERDAY.isoformat(): yesterday}
+    return Issue(number, title, first_seen, at(YESTERDAY), counts, substatus="regressed")
+
+
 def old_issue(number: int, **daily: int) -> Issue:
     return issue(number, TODAY - timedelta(days=30), YESTERDAY, **daily)
 
@@ -54,15 +61,7 @@ def test_a_day_against_the_day_before():
             old_issue(2, yesterday=3, day_before=9),
             issue(3, YESTERDAY, YESTERDAY, yesterday=7),  # new yesterday
             issue(4, DAY_BEFORE, YESTERDAY, yesterday=1, day_before=2),  # new the day before
-            # Resolved, then seen again: Sentry marks it regressed.
-            Issue(
-                5,
-                "Error5: again",
-                at(TODAY - timedelta(days=40)),
-                at(YESTERDAY),
-                {YESTERDAY.isoformat(): 4},
-                substatus="regressed",
-            ),
+            regressed_issue(5, "Error5: again", yesterday=4),
             old_issue(6, today=99),  # only today: not in a full period yet
         ],
         token=TOKEN,

@@ -13,9 +13,10 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -81,34 +82,41 @@ def sink() -> Iterator[EnvelopeSink]:
         yield receiver
 
 
-@pytest.fixture(scope="module")
-def server(sink: EnvelopeSink) -> Iterator[tuple[str, int]]:
-    """gunicorn serving the project plus tests.support.sentry_stubs views, on a socket we bound."""
+@contextmanager
+def stub_views_server(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int]]:
+    """gunicorn serving the project plus tests.support.sentry_stubs views, on a socket we
+    bound; its output goes to `log_path` (a file: a pipe nobody reads fills up and blocks
+    the server's writes)."""
     listener = socket.create_server(("127.0.0.1", 0))
     address = listener.getsockname()
-    # A file, not a pipe: a pipe nobody reads fills up and blocks the server's writes.
-    with tempfile.TemporaryFile() as log:
+    with open(log_path, "w") as output:
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}",
                 "--workers", "1", "--graceful-timeout", "2",
                 "tests.support.sentry_stubs:wsgi_app()",
             ],
-            cwd=PROJECT_DIR, env=sentry_env(sink), pass_fds=[listener.fileno()],
-            stdout=log, stderr=subprocess.STDOUT,
+            cwd=PROJECT_DIR, env=env, pass_fds=[listener.fileno()],
+            stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        listener.close()
-        try:
-            deadline = time.monotonic() + 30
-            while request(address, "/health/live/")[0] != 200:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"gunicorn did not start:\n{log.read().decode()}")
-                time.sleep(0.2)
-            yield address
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    listener.close()
+    try:
+        deadline = time.monotonic() + 30
+        while request(address, "/health/live/")[0] != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"gunicorn did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(sink: EnvelopeSink, tmp_path_factory) -> Iterator[tuple[str, int]]:
+    log_path = tmp_path_factory.mktemp("gunicorn") / "output.log"
+    with stub_views_server(sentry_env(sink), log_path) as address:
+        yield address
 
 
 def request(

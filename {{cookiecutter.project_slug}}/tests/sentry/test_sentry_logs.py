@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 
 from ..conftest import PROJECT_DIR, _wait_for_worker, child_database_url, run_python
 from ..support.sentry_stubs import EnvelopeSink
-from .test_sentry import request, sentry_env, settle, url_path
+from .test_sentry import request, sentry_env, settle, stub_views_server, url_path
 
 LOG_SECRETS = ("LOG-SECRET-20", "LOG-SECRET-21", "LOG-SECRET-22")
 # In log items whatever PII allows (events may carry it in breadcrumbs when it does).
@@ -125,29 +124,8 @@ def worker_log(queue: str, env: dict[str, str]) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def server(env: dict[str, str], web_log: Path) -> Iterator[tuple[str, int]]:
     """gunicorn serving the project and the stub views, its output in `web_log`."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    address = listener.getsockname()
-    with open(web_log, "w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}",
-                "--workers", "1", "--graceful-timeout", "2",
-                "tests.support.sentry_stubs:wsgi_app()",
-            ],
-            cwd=PROJECT_DIR, env=env, pass_fds=[listener.fileno()],
-            stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    listener.close()
-    try:
-        deadline = time.monotonic() + 30
-        while request(address, "/health/live/")[0] != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not start:\n{web_log.read_text()}")
-            time.sleep(0.2)
+    with stub_views_server(env, web_log) as address:
         yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def test_warnings_reach_sentry_logs_scrubbed_and_in_the_request_trace(sink, server, web_log):

@@ -77,9 +77,14 @@ def trace_id_from_traceparent(value: object) -> str | None:
     return trace_id
 
 
+def new_trace_id() -> str:
+    """A new random trace id (32 hex, never all zeros)."""
+    return f"{random.getrandbits(128) or 1:032x}"
+
+
 def trace_id_or_new(traceparent: object) -> str:
     """The trace id of *traceparent* when valid, else a new random one (32 hex)."""
-    return trace_id_from_traceparent(traceparent) or f"{random.getrandbits(128) or 1:032x}"
+    return trace_id_from_traceparent(traceparent) or new_trace_id()
 
 
 def traceparent_for(trace_id: str) -> str:
