@@ -39,6 +39,7 @@ test-fast: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Everything but the tests on Postg
 
 bench: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Benchmarks (loopback only, a few minutes); results go to BENCHMARKS.md by hand
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(PYTHON) scripts/ensure_database.py $(BENCH_PG)
 	$(PYTHON) bench/bench_requests.py
 	$(PYTHON) bench/sentry_options.py
