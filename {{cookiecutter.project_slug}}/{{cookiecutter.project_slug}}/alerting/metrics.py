@@ -6,6 +6,8 @@ of Prometheus; AlertingConfig.ready() imports this module. The metric objects fo
 rules of monitoring/metrics/instruments.py (multiprocess files, fixed label values).
 """
 
+from functools import cache
+
 from django.dispatch import receiver
 from prometheus_client import Counter, Gauge
 
@@ -38,16 +40,24 @@ ALERT_DISPATCHES = Counter(
     ["channel", "outcome"],
 )
 
-ALERT_PATH_BROKEN = Gauge(
-    "alert_path_broken",
-    "1 while the alert path's probe events do not come back through Sentry, else 0.",
-    multiprocess_mode="mostrecent",
-)
-ALERT_PATH_LAST_ROUND_TRIP = Gauge(
-    "alert_path_last_round_trip_timestamp_seconds",
-    "When a probe event last came back through Sentry's webhook (Unix time; 0: never).",
-    multiprocess_mode="mostrecent",
-)
+
+@cache
+def alert_path_gauges() -> tuple[Gauge, Gauge]:
+    """Made by the first call, in the process that checks the path: a gauge made at import
+    would write its 0 in every process, later than the check's value, and "mostrecent"
+    would show that. Live: the values go with the process that set them (the next check,
+    a minute later, sets them again)."""
+    broken = Gauge(
+        "alert_path_broken",
+        "1 while the alert path's probe events do not come back through Sentry, else 0.",
+        multiprocess_mode="livemostrecent",
+    )
+    last_round_trip = Gauge(
+        "alert_path_last_round_trip_timestamp_seconds",
+        "When a probe event last came back through Sentry's webhook (Unix time; 0: never).",
+        multiprocess_mode="livemostrecent",
+    )
+    return broken, last_round_trip
 
 
 def observe_webhook_alert(outcome: str) -> None:
@@ -77,6 +87,7 @@ def _count_delivery(sender: object, channel: str, outcome: str, **_: object) -> 
 def _show_alert_path(sender: object, state: PathState, **_: object) -> None:
     if not state.enabled:
         return
-    ALERT_PATH_BROKEN.set(int(state.broken))
+    broken, last_round_trip = alert_path_gauges()
+    broken.set(int(state.broken))
     back = state.last_round_trip
-    ALERT_PATH_LAST_ROUND_TRIP.set(back.timestamp() if back else 0)
+    last_round_trip.set(back.timestamp() if back else 0)
