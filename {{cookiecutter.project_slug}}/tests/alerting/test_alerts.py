@@ -390,12 +390,15 @@ def test_delivery_gives_up_after_the_limit_and_logs_an_error(stubs, settings, wo
 
 
 @pytest.mark.worker
-def test_a_client_error_is_not_retried(stubs):
-    _, pagerduty = stubs
+def test_a_client_error_is_not_retried_and_the_page_is_escalated(stubs):
+    slack, pagerduty = stubs
     pagerduty.reset(Reply(400, {"status": "invalid event"}))
     alert = make_alert(Severity.CRITICAL)
     dispatch_alert.delay(alert.to_dict())
     pagerduty.wait_for(alert.id, 1)
+    # Refused for good at once: the other channels hear it, saying why.
+    [escalated] = slack.wait_for(f"PagerDuty could not be paged (HTTP 400): {alert.title}", 1)
+    assert escalated.json()["text"].startswith(":rotating_light: *CRITICAL*")
     time.sleep(1)
     assert len(pagerduty.matching(alert.id)) == 1
 
