@@ -34,7 +34,9 @@ FOLDED = {"counter_folded.db", "histogram_folded.db"}
 
 # Helpers ------------------------------------------------------------------------------
 def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback)
+    # Generous: a scrape may wait in the backlog while a worker's replacement boots, which
+    # takes seconds on a loaded machine; a scrape that fails outright still fails the test.
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (loopback)
         assert response.status == 200
         return response.read().decode()
 
