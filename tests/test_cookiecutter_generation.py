@@ -155,7 +155,9 @@ def test_all_off_removes_option_folders(bake):
     project = bake(**ALL_OFF)
     assert sorted(p.name for p in (project / "deploy").iterdir()) == ["systemd"]
     assert not (project / "my_project" / "monitoring" / "metrics").exists()
-    assert not (project / "my_project" / "monitoring" / "management").exists()
+    # monitoring's own commands (migrate's JSON progress) belong to no option.
+    commands = project / "my_project" / "monitoring" / "management" / "commands"
+    assert sorted(p.name for p in commands.glob("*.py")) == ["__init__.py", "migrate.py"]
     assert not (project / "my_project" / "monitoring" / "sentry").exists()
     assert not (project / "my_project" / "alerting").exists()
     assert sorted(p.name for p in (project / "tests").iterdir() if p.is_dir()) == ["support"]

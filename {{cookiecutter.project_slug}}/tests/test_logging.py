@@ -409,3 +409,23 @@ def test_a_root_handler_added_by_an_integration_survives_logging_set_up_again(mo
         assert root.handlers.count(handler) == 1
     finally:
         root.removeHandler(handler)
+
+
+def test_migrate_reports_its_progress_as_json_lines(tmp_path):
+    env = clean_env(LOG_FORMAT="json", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    result = run_manage("migrate", "--noinput", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {line["logger"] for line in lines} == {"django.db.migrations.progress"}
+    messages = [line["message"] for line in lines]
+    # Django writes "Applying ..." and "OK" apart: one line still.
+    assert "Applying orders.0001_initial... OK" in messages
+    assert messages[0] == "Operations to perform:"
+
+
+def test_migrate_keeps_django_s_own_text_in_the_console_format(tmp_path):
+    env = clean_env(LOG_FORMAT="console", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    result = run_manage("migrate", "--noinput", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Operations to perform:\n")
+    assert "  Applying orders.0001_initial... OK\n" in result.stdout
