@@ -106,7 +106,8 @@ def probe_returned(probe_id: str, now: datetime | None = None) -> bool:
         )
         if probe is None:
             return False
-        was_announced = _overdue_since_last_return(now).exclude(reported_at=None).exists()
+        overdue = _overdue_since_last_return(now, _last_returned())
+        was_announced = overdue.exclude(reported_at=None).exists()
         probe.returned_at = now
         probe.save(update_fields=["returned_at"])
         round_trip = (now - probe.sent_at).total_seconds()
@@ -136,7 +137,7 @@ def state(now: datetime | None = None) -> PathState:
     last_sent = AlertPathProbe.objects.order_by("-sent_at").first()
     return PathState(
         enabled=enabled(),
-        broken=_broken(now),
+        broken=_overdue_since_last_return(now, last_back).exists(),
         last_round_trip=last_back.returned_at if last_back else None,
         last_sent=last_sent.sent_at if last_sent else None,
     )
@@ -146,22 +147,20 @@ def _last_returned() -> AlertPathProbe | None:
     return AlertPathProbe.objects.exclude(returned_at=None).order_by("-sent_at").first()
 
 
-def _overdue_since_last_return(now: datetime) -> QuerySet[AlertPathProbe]:
+def _overdue_since_last_return(
+    now: datetime, last_back: AlertPathProbe | None
+) -> QuerySet[AlertPathProbe]:
     """Probes sent after the last one that came back, and waited for past the window."""
     window = timedelta(seconds=settings.ALERT_PATH_CHECK_WINDOW)
     probes = AlertPathProbe.objects.filter(returned_at=None, sent_at__lt=now - window)
-    last_back = _last_returned()
     return probes.filter(sent_at__gt=last_back.sent_at) if last_back else probes
-
-
-def _broken(now: datetime | None = None) -> bool:
-    return _overdue_since_last_return(now or timezone.now()).exists()
 
 
 def _report_overdue(now: datetime) -> None:
     """Announce the outage once: on the first overdue probe since the last return."""
     with transaction.atomic():
-        overdue = list(_overdue_since_last_return(now).select_for_update().order_by("sent_at"))
+        waiting = _overdue_since_last_return(now, _last_returned())
+        overdue = list(waiting.select_for_update().order_by("sent_at"))
         if not overdue or any(probe.reported_at for probe in overdue):
             return
         first = overdue[0]
