@@ -30,7 +30,11 @@ $(COOKIECUTTER_CONFIG): Makefile
 demo: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Render with defaults, install, migrate, serve briefly, print answers
 	PYTHONPATH=scripts $(PYTHON) scripts/demo.py
 
+# The renders' suites run a redis-server of their own and a real Prometheus (and promtool).
+DEBIAN_TOOLS := redis-server=redis-server prometheus=prometheus promtool=prometheus
+
 test: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Changelog gate, then the full template test suite
+	bash scripts/ensure_debian_packages.sh $(DEBIAN_TOOLS)
 	$(PYTHON) scripts/changelog_gate.py
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
@@ -38,8 +42,7 @@ test-fast: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Everything but the tests on Postg
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e and not services"
 
 bench: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Benchmarks (loopback only, a few minutes); results go to BENCHMARKS.md by hand
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	bash scripts/ensure_debian_packages.sh wrk=wrk valgrind=valgrind
 	$(PYTHON) scripts/ensure_database.py $(BENCH_PG)
 	$(PYTHON) bench/bench_requests.py
 	$(PYTHON) bench/sentry_options.py
