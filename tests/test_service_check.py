@@ -6,6 +6,7 @@ Run here as nested pytest sessions pointed at closed ports: no service is needed
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,8 +18,10 @@ from ports import free_port
 from . import services
 from .conftest import REPO_DIR
 
-# Generous: collection and (with xdist) two workers starting, on a busy machine.
-QUICK = 20.0
+# Generous: collection and (with xdist) two workers starting, on a busy machine (20 s was
+# once exceeded with both render suites and three other sessions' runs beside it). What
+# "at once" means is checked by the exit status and output: no test ran.
+QUICK = 60.0
 FAST_SELECTION = ["-m", "not slow and not e2e and not services"]  # make test-fast's
 
 
@@ -57,6 +60,7 @@ def test_a_session_on_services_that_do_not_answer_stops_at_once_saying_so(worker
     status, output, seconds = run_pytest(*workers, *services.SERVICE_TESTS, **urls)
     assert status == pytest.ExitCode.USAGE_ERROR, output
     assert seconds < QUICK, output
+    assert not re.search(r"\b(passed|failed|error)\b", output), output
     pg, redis = urls["TEMPLATE_TEST_PG"], urls["TEMPLATE_TEST_REDIS"]
     assert (
         f"PostgreSQL at {pg} is not answering: start it (see README) or set TEMPLATE_TEST_PG."
