@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -46,18 +47,24 @@ def run_generated_suite(bake, service_env, answers: dict[str, str], keep_env_fil
         assert not missing, f"{missing} not installed: apt-get install prometheus (.ci/run does)"
         env["REQUIRE_PROMETHEUS"] = "1"
     python = venv_for(project) / "bin" / "python"
-    suite = subprocess.run(
-        # Two processes: most of the suite waits on real workers, servers and Prometheus.
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1200,
-    )
-    assert suite.returncode == 0, suite.stdout[-8000:] + suite.stderr[-4000:]
-    assert " passed" in suite.stdout.splitlines()[-1]
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+    # The slowest tests are listed, and a test still running after 240 s has its threads'
+    # stacks dumped (pytest's faulthandler): a timeout then says where it was stuck.
+    command += ["--durations=15", "-o", "faulthandler_timeout=240"]
+    # Two processes: most of the suite waits on real workers, servers and Prometheus. In a
+    # session of its own, so that a timeout kills the servers and workers it started too.
+    with subprocess.Popen(
+        command, cwd=project, env=env, text=True, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as suite:  # fmt: skip
+        try:
+            stdout, stderr = suite.communicate(timeout=1200)
+        except subprocess.TimeoutExpired:
+            os.killpg(suite.pid, signal.SIGKILL)
+            stdout, stderr = suite.communicate()
+            pytest.fail(f"the render's suite ran over 1200 s:\n{stdout[-6000:]}\n{stderr[-6000:]}")
+    assert suite.returncode == 0, stdout[-8000:] + stderr[-4000:]
+    assert " passed" in stdout.splitlines()[-1]
     # Its -ra summary names every skipped test. Those that need a program (redis-server
     # for the Celery probe tests, Prometheus) may skip on a user's machine, not here.
     must_run = (
@@ -65,7 +72,7 @@ def run_generated_suite(bake, service_env, answers: dict[str, str], keep_env_fil
         if prometheus
         else r"tests/test_celery_probes\.py"
     )
-    skipped = re.findall(rf"^SKIPPED .*{must_run}.*$", suite.stdout, re.MULTILINE)
+    skipped = re.findall(rf"^SKIPPED .*{must_run}.*$", stdout, re.MULTILINE)
     assert not skipped, skipped
 
     deploy = subprocess.run(
