@@ -234,8 +234,7 @@ def test_structlog_context_helpers_agree_with_structlog():
         expected = contextvars.merge_contextvars(None, "info", {})
         assert expected == {"request_id": "r-1", "trace_id": "t-1", "task_id": "k-1"}, fix
         bound = _structlog_context.bound_context()
-        assert list(bound.items()) == list(expected.items()), fix
-        assert contextvars.get_contextvars() == bound, fix
+        assert bound == expected == contextvars.get_contextvars(), fix
         _structlog_context.clear_bound()
         assert contextvars.get_contextvars() == {}, fix
         assert _structlog_context.bound_context() == {}, fix
@@ -243,8 +242,16 @@ def test_structlog_context_helpers_agree_with_structlog():
         contextvars.bind_contextvars(request_id="r-2")
         contextvars.clear_contextvars()
         assert _structlog_context.bound_context() == {}, fix
+        # A key structlog sees for the first time, after the helpers have read its variables.
+        contextvars.bind_contextvars(tests_first_bound_here=1)
+        assert _structlog_context.bound_context() == {"tests_first_bound_here": 1}, fix
+        _structlog_context.clear_bound()
+        assert contextvars.get_contextvars() == {}, fix
 
     copy_context().run(check)  # the test's bindings end with it
+    # A key bound in another context only (another thread's request) is not this one's.
+    copy_context().run(contextvars.bind_contextvars, tests_elsewhere="x")
+    assert "tests_elsewhere" not in copy_context().run(_structlog_context.bound_context), fix
 
 
 def test_records_skip_the_caller_thread_and_process_lookups():
