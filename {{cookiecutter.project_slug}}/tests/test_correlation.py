@@ -143,6 +143,9 @@ def test_task_without_request_gets_no_stale_request_id(celery_worker_log):
         f"00-{TRACE_ID}-{'0' * 16}-01",  # all-zero parent id
         f"ff-{TRACE_ID}-00f067aa0ba902b7-01",  # forbidden version
         f"00-{TRACE_ID}-00f067aa0ba902b7-01-extra",  # version 00 has four fields
+        f"00-{TRACE_ID}-00f067aa0ba902b7-1",  # flags are two digits
+        f"00-{TRACE_ID}x-00f067aa0ba902b7-01",  # a trace id of 33 characters
+        f"00-{TRACE_ID}-00F067AA0BA902B7-01",  # uppercase parent id
     ],
 )
 def test_malformed_traceparent_gets_a_new_trace_id(header):
@@ -154,5 +157,8 @@ def test_malformed_traceparent_gets_a_new_trace_id(header):
 
 def test_valid_traceparent_is_continued():
     assert trace_id_or_new(f"00-{TRACE_ID}-00f067aa0ba902b7-01") == TRACE_ID
+    # Blanks around the header are not part of it (the common form's fast path has none).
+    assert trace_id_or_new(f" 00-{TRACE_ID}-00f067aa0ba902b7-01\t") == TRACE_ID
+    assert trace_id_or_new(f"00-{TRACE_ID}-00f067aa0ba902b7-00") == TRACE_ID  # not sampled
     # A later version may append fields.
     assert trace_id_or_new(f"01-{TRACE_ID}-00f067aa0ba902b7-01-more") == TRACE_ID

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar, copy_context
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +20,12 @@ from django.conf import settings
 from gunicorn.config import KNOWN_SETTINGS
 from structlog.stdlib import ProcessorFormatter
 
-from {{ cookiecutter.project_slug }}.monitoring import _stdlib_logging, _structlog_bridge, logs
+from {{ cookiecutter.project_slug }}.monitoring import (
+    _stdlib_logging,
+    _structlog_bridge,
+    _structlog_context,
+    logs,
+)
 from {{ cookiecutter.project_slug }}.monitoring.logs import build_logging, make_formatter
 
 from .conftest import PROJECT_DIR, clean_env, free_port, parse_json_lines, run_manage
@@ -210,6 +216,42 @@ def test_structlog_hands_records_over_as_the_bridge_reads_them():
     formatter = make_formatter("json", "test", "0")
     for record in (from_structlog, handed_over):
         assert formatter.format(record) == ProcessorFormatter.format(formatter, record), fix
+
+
+def test_structlog_context_helpers_agree_with_structlog():
+    fix = (
+        "structlog no longer keeps its context-local keys as "
+        "monitoring/_structlog_context.py expects: fix that module"
+    )
+    contextvars = structlog.contextvars
+    other = ContextVar("tests.not_structlog")
+
+    def check() -> None:
+        other.set("not a log key")
+        contextvars.bind_contextvars(request_id="r-1", trace_id="t-1", user_id=7)
+        contextvars.unbind_contextvars("user_id")  # cleared keys stay in the context
+        _structlog_context.structlog_var("task_id").set("k-1")
+        expected = contextvars.merge_contextvars(None, "info", {})
+        assert expected == {"request_id": "r-1", "trace_id": "t-1", "task_id": "k-1"}, fix
+        bound = _structlog_context.bound_context()
+        assert bound == expected == contextvars.get_contextvars(), fix
+        _structlog_context.clear_bound()
+        assert contextvars.get_contextvars() == {}, fix
+        assert _structlog_context.bound_context() == {}, fix
+        assert other.get() == "not a log key"
+        contextvars.bind_contextvars(request_id="r-2")
+        contextvars.clear_contextvars()
+        assert _structlog_context.bound_context() == {}, fix
+        # A key structlog sees for the first time, after the helpers have read its variables.
+        contextvars.bind_contextvars(tests_first_bound_here=1)
+        assert _structlog_context.bound_context() == {"tests_first_bound_here": 1}, fix
+        _structlog_context.clear_bound()
+        assert contextvars.get_contextvars() == {}, fix
+
+    copy_context().run(check)  # the test's bindings end with it
+    # A key bound in another context only (another thread's request) is not this one's.
+    copy_context().run(contextvars.bind_contextvars, tests_elsewhere="x")
+    assert "tests_elsewhere" not in copy_context().run(_structlog_context.bound_context), fix
 
 
 def test_records_skip_the_caller_thread_and_process_lookups():

@@ -4,7 +4,9 @@ import uuid
 
 import pytest
 from django.test import Client
-from structlog.contextvars import get_contextvars
+from structlog.contextvars import bind_contextvars, get_contextvars
+
+from {{ cookiecutter.project_slug }}.monitoring.context import on_context_bound
 
 from .conftest import clean_env, run_manage, settings_values
 
@@ -133,6 +135,26 @@ def test_duration_header_and_access_line(client, log_capture):
 def test_context_does_not_leak_after_the_request(client):
     client.get("/health/live/", HTTP_X_REQUEST_ID="leak-check")
     assert get_contextvars() == {}
+
+
+@pytest.mark.urls("tests.support.error_urls")
+def test_keys_bound_during_the_request_are_cleared_with_its_ids(client, log_capture):
+    """Not only the middleware's own ids: a view's keys and a hook's go too."""
+
+    def hook(bound: dict[str, str]) -> None:
+        bind_contextvars(span_id="00f067aa0ba902b7")
+
+    on_context_bound.append(hook)
+    try:
+        client.get("/binds/")
+    finally:
+        on_context_bound.remove(hook)
+    [line] = access_lines(log_capture.records())
+    assert (line["user_id"], line["span_id"]) == ("u-7", "00f067aa0ba902b7")
+    assert get_contextvars() == {}
+    client.get("/health/live/")
+    [_, next_line] = access_lines(log_capture.records())
+    assert "user_id" not in next_line and "span_id" not in next_line
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ import time
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from structlog.contextvars import bind_contextvars
 
 
 def boom(request: HttpRequest) -> HttpResponse:
@@ -15,7 +16,14 @@ def slow(request: HttpRequest) -> HttpResponse:
     return HttpResponse("done")
 
 
+def binds(request: HttpRequest) -> HttpResponse:
+    """Binds a key of its own, as docs/logging.md suggests (user_id=...)."""
+    bind_contextvars(user_id="u-7")
+    return HttpResponse("bound")
+
+
 urlpatterns = [
+    path("binds/", binds),
     path("boom/", boom),
     path("slow/", slow),
     path("", include("config.urls")),

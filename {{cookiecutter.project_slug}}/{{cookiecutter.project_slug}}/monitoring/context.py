@@ -27,6 +27,9 @@ REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # W3C Trace Context `traceparent`: version-trace_id-parent_id-flags, lowercase hex;
 # all-zero ids are invalid, and version ff is forbidden.
 TRACEPARENT_PATTERN = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+# What nearly every caller sends: version 00, exactly, neither id all zeros. One
+# fullmatch answers it; anything else takes the general path.
+_TRACEPARENT_00 = re.compile(r"00-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _INVALID_TRACE_ID = "0" * 32
 _INVALID_SPAN_ID = "0" * 16
 
@@ -65,6 +68,9 @@ def trace_id_from_traceparent(value: object) -> str | None:
     """
     if not isinstance(value, str):
         return None
+    common = _TRACEPARENT_00.fullmatch(value)
+    if common is not None:
+        return common[1]
     match = TRACEPARENT_PATTERN.match(value.strip())
     if match is None:
         return None

@@ -34,6 +34,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from ._stdlib_logging import skip_unrendered_record_attributes
 from ._structlog_bridge import structlog_origin
+from ._structlog_context import bound_context
 from .redaction import FILTERED, redact
 
 LOG_FORMATS = ("json", "console")
@@ -145,8 +146,7 @@ class JsonLine:
         if "stack_info" in event:
             event = _render_stack_info(logger, method_name, event)
         message = redact(event.pop("event", ""))
-        fields: dict[str, Any] = {}
-        merge_contextvars(logger, method_name, fields)
+        fields = bound_context()  # merge_contextvars' keys, without its walk's cost
         for key, value in event.items():
             if key in TRUSTED_FIELDS:
                 fields[key] = value

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from structlog.contextvars import bind_contextvars, clear_contextvars
 from structlog.stdlib import ProcessorFormatter
 
+from ._structlog_context import clear_bound, structlog_var
 from .context import (
     REQUEST_ID_KEY,
     TRACE_ID_KEY,
@@ -27,6 +27,10 @@ from .context import (
 )
 
 access_logger = logging.getLogger(f"{__package__}.access")
+# The two ids are set in structlog's own variables directly: bind_contextvars(**ids)
+# builds its keyword dict, the variables' names and a token per id on every request.
+_REQUEST_ID = structlog_var(REQUEST_ID_KEY)
+_TRACE_ID = structlog_var(TRACE_ID_KEY)
 # The access line goes to the standard library logger directly, handed over as a
 # structlog logger would hand it (ProcessorFormatter.wrap_for_formatter, the last
 # processor of logs.configure_structlog): same formatter, same output, without a
@@ -102,7 +106,8 @@ class RequestContextMiddleware:
             or minted
             or new_trace_id()
         )
-        bind_contextvars(**{REQUEST_ID_KEY: request_id, TRACE_ID_KEY: trace_id})
+        _REQUEST_ID.set(request_id)
+        _TRACE_ID.set(trace_id)
         try:
             context_bound()
             response = self.get_response(request)
@@ -112,7 +117,9 @@ class RequestContextMiddleware:
             self.log_access(request, response.status_code, duration_ms, client_request_id)
             return response
         finally:
-            clear_contextvars()
+            # Everything bound during the request goes: the ids above, a hook's (Sentry's
+            # span_id) and the view's own (docs/logging.md).
+            clear_bound()
 
     def log_access(
         self,
