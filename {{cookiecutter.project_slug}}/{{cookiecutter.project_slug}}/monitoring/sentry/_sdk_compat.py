@@ -1,8 +1,8 @@
 """Where sentry-sdk 2.x and 3.x differ, in one place, chosen once by the installed major.
 
 The project allows sentry-sdk>=2.70,<4. Both lines take the same init options for
-errors, logs, sampling, profiling and data collection; they part on tracing and on
-a few names, and everything else calls the functions below instead of the SDK:
+errors, logs, sampling and data collection{% if cookiecutter.use_sentry_profiling == "y" %} (and profiling){% endif %}; they part on tracing and
+on a few names, and everything else calls the functions below instead of the SDK:
 
 - 2.x records a trace as a transaction event (`before_send_transaction` sees it);
   3.x streams each span as a `span` item (`before_send_span` may change it but not
