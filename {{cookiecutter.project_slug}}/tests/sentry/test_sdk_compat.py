@@ -23,9 +23,23 @@ from {{ cookiecutter.project_slug }}.monitoring.redaction import FILTERED, Redac
 from {{ cookiecutter.project_slug }}.monitoring.sentry import _sdk_compat
 from {{ cookiecutter.project_slug }}.monitoring.sentry.filters import before_send_span
 
+from ..conftest import PROJECT_DIR
 from ..support.sentry_stubs import SPAN_CONTENT_TYPE, Item, span_problems
 
 FIX = "sentry-sdk changed: see monitoring/sentry/_sdk_compat.py"
+
+
+# What only one SDK line has, as code spells it: only _sdk_compat.py may say it.
+ONE_LINE_ONLY = (
+    "from sentry_sdk.tracing",
+    "start_transaction(",
+    ".set_data(",
+    '"before_send_transaction"',
+    "before_send_span=",
+    "transaction_style=",
+    "sentry_logs_level=",
+    "ignore_logger(",
+)
 
 
 def parameters(function: object) -> set[str]:
@@ -57,6 +71,22 @@ LOGGING_HANDLERS = {
     2: ("_handler", "_breadcrumb_handler", "_sentry_logs_handler"),
     3: ("_event_handler", "_breadcrumb_handler", "_logs_handler"),
 }
+
+
+def test_only_the_compat_module_names_what_one_sdk_line_lacks():
+    compat = PROJECT_DIR / "{{ cookiecutter.project_slug }}" / "monitoring" / "sentry" / "_sdk_compat.py"
+    sources = [
+        *(PROJECT_DIR / "{{ cookiecutter.project_slug }}").rglob("*.py"),
+        *(PROJECT_DIR / "config").rglob("*.py"),
+    ]
+    found = [
+        f"{path.relative_to(PROJECT_DIR)}: {name}"
+        for path in sources
+        if path != compat
+        for name in ONE_LINE_ONLY
+        if name in path.read_text()
+    ]
+    assert found == []
 
 
 def test_the_integrations_start_as_the_options_ask_on_this_line():
