@@ -1,12 +1,10 @@
 """The render's Sentry tests on sentry-sdk's 3.x pre-release, in a venv of their own.
 
-The render allows sentry-sdk>=2.70,<3. Its pin may admit 3.x once its tests/sentry
-pass on the 3.x line; this test runs them there (the render's dev dependencies with
-sentry-sdk overridden, a venv cached like every render's), stopping at the first
-failure. It skips only when no 3.x pre-release can be installed.
-
-Measured against 3.0.0b2, the project is not ready yet, so the test is an expected
-failure (strict: once it passes, it fails until the xfail goes and the pin widens).
+The render allows sentry-sdk>=2.70,<4: its code runs on both lines, the differences
+in monitoring/sentry/_sdk_compat.py. Its own venv holds the newest 2.x; this test
+runs its tests/sentry on the 3.x line (the render's dev dependencies with sentry-sdk
+overridden, a venv cached like every render's), stopping at the first failure. It
+skips only when no 3.x pre-release can be installed. Last run against 3.0.0b2.
 """
 
 from __future__ import annotations
@@ -18,20 +16,10 @@ import pytest
 from venvs import venv_for
 
 SDK3_REQUIREMENT = "sentry-sdk>=3.0.0a1,<4"
-# What 3.0.0b2 changes that the project relies on (its own source and changelog).
-SDK3_GAPS = (
-    "no sentry_sdk.tracing module (monitoring/tracing.py imports Span from it); "
-    "start_span(name=, attributes=) without op= or set_data(); "
-    "span streaming only: no transaction events (the tests assert on them), "
-    "before_send_transaction is an unknown option (before_send_span cannot drop); "
-    "DjangoIntegration has no transaction_style; LoggingIntegration takes "
-    "(level, event_level, breadcrumb_level), no sentry_logs_level"
-)
 
 
 @pytest.mark.slow
 @pytest.mark.sdk3
-@pytest.mark.xfail(strict=True, reason=f"not ported to sentry-sdk 3.x yet: {SDK3_GAPS}")
 def test_the_render_sentry_tests_pass_on_sentry_sdk_3(bake, service_env):
     project = bake()
     try:

@@ -139,17 +139,21 @@ def request(
 
 
 def url_path(payload: dict) -> str:
-    return payload.get("request", {}).get("url", "").split("://", 1)[-1].partition("/")[2]
+    return path_of(payload.get("request", {}).get("url", ""))
+
+
+def path_of(url: str) -> str:
+    return url.split("://", 1)[-1].partition("/")[2]
 
 
 def settle(sink: EnvelopeSink, address: tuple[str, int], marker: str) -> None:
     """Wait until everything sent before a marker request has arrived.
 
-    The SDK sends in order from one queue, so once the marker's transaction is in,
-    so are the events and transactions of every earlier request.
+    The SDK sends in order from one queue, so once the marker's transaction (2.x) or
+    segment span (3.x) is in, so are the events and traces of every earlier request.
     """
     assert request(address, f"/stub/ok/?marker={marker}")[0] == 200
-    found = sink.wait_for("transaction", lambda t: marker in t["request"].get("query_string", ""))
+    found = sink.wait_for_segments(lambda segment: marker in segment.query_string)
     assert found, "the marker transaction never arrived"
 
 
@@ -224,11 +228,11 @@ def test_x_request_id_is_a_tag_on_the_event_and_the_transaction(sink, server):
     settle(sink, server, "header")
     (event,) = [e for e in sink.events() if url_path(e) == "stub/boom/"]
     assert event["tags"]["request_id"] == "e2e-rid-456"
-    (transaction,) = [t for t in sink.transactions() if url_path(t) == "stub/boom/"]
-    assert transaction["tags"]["request_id"] == "e2e-rid-456"
+    (transaction,) = [s for s in sink.segments() if path_of(s.url) == "stub/boom/"]
+    assert transaction.tags["request_id"] == "e2e-rid-456"
     # The next request has an id of its own, never the previous one.
-    (marker,) = [t for t in sink.transactions() if url_path(t) == "stub/ok/"]
-    assert marker.get("tags", {}).get("request_id") != "e2e-rid-456"
+    (marker,) = [s for s in sink.segments() if path_of(s.url) == "stub/ok/"]
+    assert marker.tags.get("request_id") != "e2e-rid-456"
 
 
 def test_user_is_identified_by_id_only(sink, server):
@@ -279,8 +283,8 @@ def test_a_token_in_the_path_stays_out_of_events_and_transactions(sink, server):
     settle(sink, server, "path")
     (event,) = [e for e in sink.events() if "/stub/reset/" in e["request"]["url"]]
     assert event["request"]["url"].endswith("/stub/reset/[Filtered]/[Filtered]/")
-    (transaction,) = [t for t in sink.transactions() if "/stub/reset/" in t["transaction"]]
-    assert transaction["transaction"] == "/stub/reset/{uidb64}/{token}/"
+    (transaction,) = [s for s in sink.segments() if "/stub/reset/" in s.name]
+    assert transaction.name == "/stub/reset/{uidb64}/{token}/"
     at = sink.raw().decode().find("path-token-88")
     assert at < 0, sink.raw().decode()[max(0, at - 200) : at + 20]
 
@@ -317,7 +321,7 @@ def test_health_requests_send_no_transactions(sink, server):
     for path in ("/health/live/", "/health/live/?verbose=1", "/health/"):
         request(server, path)
     settle(sink, server, "health")
-    names = [t["transaction"] for t in sink.transactions()]
+    names = [segment.name for segment in sink.segments()]
     assert names == ["/stub/ok/"]
 {%- if cookiecutter.use_sentry_profiling == "y" %}
 
@@ -376,14 +380,14 @@ def test_worker_sends_the_task_transaction_with_its_spans(sink, sentry_worker):
     order = Order.objects.create(amount="12.50", currency="EUR")
     assert process_order.delay(order.pk).get(timeout=30) == Order.Status.PROCESSED
     task_name = f"{SLUG}.orders.tasks.process_order"
-    (transaction,) = sink.wait_for("transaction", lambda t: t["transaction"] == task_name)
-    assert transaction["environment"] == "staging"
-    assert transaction["release"] == RELEASE
-    assert transaction["tags"]["order_id"] == str(order.pk)
-    spans = {span["description"]: span for span in transaction["spans"]}
-    assert spans["Fetch order"]["op"] == "db.query"
-    assert spans["Charge payment"]["data"]["amount"] == "12.50"
-    assert spans["Send confirmation"]["op"] == "email"
+    (transaction,) = sink.wait_for_segments(lambda segment: segment.name == task_name)
+    assert transaction.environment == "staging"
+    assert transaction.release == RELEASE
+    assert transaction.tags["order_id"] == str(order.pk)
+    spans = {span.name: span for span in transaction.children}
+    assert spans["Fetch order"].op == "db.query"
+    assert spans["Charge payment"].data["amount"] == "12.50"
+    assert spans["Send confirmation"].op == "email"
 
 
 @pytest.mark.worker
@@ -397,7 +401,7 @@ def test_worker_sends_one_event_per_failed_task(sink, sentry_worker):
     assert [exception_types(e)[-1] for e in events] == ["Order.DoesNotExist"]
     assert events[0]["environment"] == "staging"
     # The task's transaction comes after its error: once it is in, nothing else is due.
-    assert sink.wait_for("transaction", lambda t: t["contexts"]["trace"].get("status") != "ok")
+    assert sink.wait_for_segments(lambda segment: segment.status != "ok")
     assert len([e for e in sink.events() if exception_types(e)]) == 1
 
 
@@ -484,9 +488,9 @@ def test_task_events_carry_the_request_and_task_ids(sink, sentry_worker, client)
     )  # fmt: skip
     assert response.status_code == 201
     task_name = f"{SLUG}.orders.tasks.process_order"
-    (transaction,) = sink.wait_for("transaction", lambda t: t["transaction"] == task_name)
-    assert transaction["tags"]["request_id"] == "task-rid-789"
-    assert transaction["tags"]["task_id"]
+    (transaction,) = sink.wait_for_segments(lambda segment: segment.name == task_name)
+    assert transaction.tags["request_id"] == "task-rid-789"
+    assert transaction.tags["task_id"]
 
 
 # --- Process set-up, checked in fresh interpreters -------------------------------------
@@ -521,7 +525,7 @@ def test_no_deprecated_sentry_api_in_a_request_and_a_task(sink):
     assert result.stdout.splitlines()[-1] == "done"
     # The eager task ran inside the request and still got its transaction.
     task_name = f"{SLUG}.orders.tasks.process_order"
-    assert task_name in [t["transaction"] for t in sink.transactions()]
+    assert sink.wait_for_segments(lambda segment: segment.name == task_name)
 
 
 def test_no_deprecated_sentry_api_in_the_source():
@@ -607,8 +611,16 @@ django.setup()
 import os
 import sentry_sdk
 from {{ cookiecutter.project_slug }}.alerting.channels import post_json
+from {{ cookiecutter.project_slug }}.monitoring.sentry._sdk_compat import STREAMS_SPANS
 
-with sentry_sdk.start_transaction(op="celery.task", name="deliver-to-slack"):
+# A trace of its own, as a task's: 3.x has no start_transaction; there a span without
+# a parent is the root of its segment.
+root = (
+    sentry_sdk.traces.start_span(name="deliver-to-slack", parent_span=None)
+    if STREAMS_SPANS
+    else sentry_sdk.start_transaction(op="celery.task", name="deliver-to-slack")
+)
+with root:
     post_json(os.environ["SLACK_WEBHOOK_URL"], {"text": "hello"})
     sentry_sdk.capture_message("after the slack delivery")
 sentry_sdk.flush()
@@ -627,10 +639,50 @@ def test_the_slack_webhook_url_never_reaches_sentry(sink):
         assert len(slack.received) == 1
     # The script flushed before it exited: both are in.
     [event] = sink.wait_for("event", lambda e: e.get("message") == "after the slack delivery")
-    assert sink.wait_for("transaction", lambda t: t["transaction"] == "deliver-to-slack")
+    assert sink.wait_for_segments(lambda segment: segment.name == "deliver-to-slack")
     crumbs = [c for c in event["breadcrumbs"]["values"] if c.get("category") == "httplib"]
     assert crumbs, event["breadcrumbs"]  # the call was recorded, its URL masked
     assert "slack-secret-path-4242" not in sink.raw().decode()
+
+
+SDK_SENDS_SCRIPT = """
+import time
+
+import django
+
+django.setup()
+import sentry_sdk
+from {{ cookiecutter.project_slug }}.monitoring.sentry._sdk_compat import STREAMS_SPANS
+
+# The first event is sent from inside a trace, as a request's error is: the SDK starts
+# its sending thread there, and the thread carries that trace on.
+root = (
+    sentry_sdk.traces.start_span(name="first-send", parent_span=None)
+    if STREAMS_SPANS
+    else sentry_sdk.start_transaction(op="task", name="first-send")
+)
+with root:
+    sentry_sdk.capture_message("first send")
+    time.sleep(0.5)
+sentry_sdk.capture_message("second send")
+time.sleep(6)  # spans stream every 5 s
+sentry_sdk.flush()
+print("sent")
+"""
+
+
+def test_the_sdk_sending_to_sentry_is_not_traced(sink):
+    """3.0.0b2 traces its own sends to a DSN with a port (this receiver's, a self-hosted
+    Sentry's) and streams each as a span, which it sends: a trace that never ends."""
+    sink.clear()
+    result = run_python("-c", SDK_SENDS_SCRIPT, env=sentry_env(sink), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert [e["message"] for e in sink.events()] == ["first send", "second send"]
+    assert [segment.name for segment in sink.segments()] == ["first-send"]
+    names = [span["name"] for span in sink.spans()] + [
+        child.name for segment in sink.segments() for child in segment.children
+    ]
+    assert [name for name in names if "/api/1/envelope/" in name] == []
 
 
 def test_the_sdk_internals_we_reach_into_are_still_there():

@@ -19,7 +19,7 @@ import pytest
 
 from ..conftest import PROJECT_DIR, _wait_for_worker, child_database_url, run_python
 from ..support.sentry_stubs import EnvelopeSink
-from .test_sentry import request, sentry_env, settle, stub_views_server, url_path
+from .test_sentry import path_of, request, sentry_env, settle, stub_views_server, url_path
 
 LOG_SECRETS = ("LOG-SECRET-20", "LOG-SECRET-21", "LOG-SECRET-22")
 # In log items whatever PII allows (events may carry it in breadcrumbs when it does).
@@ -157,10 +157,10 @@ def test_warnings_reach_sentry_logs_scrubbed_and_in_the_request_trace(sink, serv
         if line.get("request_id") == "logs-rid-1" and line["message"] == "structlog warning"
     ]
     [event] = [e for e in sink.events() if url_path(e) == "stub/warn-boom/"]
-    [transaction] = [t for t in sink.transactions() if url_path(t) == "stub/warn-boom/"]
+    [transaction] = [s for s in sink.segments() if path_of(s.url) == "stub/warn-boom/"]
     assert {log["trace_id"] for log in logs} == {line["trace_id"]}
     assert {attribute(log, "trace_id") for log in logs} == {line["trace_id"]}
-    assert trace_id(event) == trace_id(transaction) == line["trace_id"]
+    assert trace_id(event) == transaction.trace_id == line["trace_id"]
 
 
 @pytest.mark.worker
@@ -172,14 +172,14 @@ def test_a_request_and_its_task_share_one_trace_in_log_lines_and_envelopes(
     body = json.dumps({"amount": "2.00"}).encode()
     headers = {"X-Request-ID": "trace-rid-2", "Content-Type": "application/json"}
     assert request(server, "/orders/", method="POST", headers=headers, body=body)[0] == 201
-    [task] = sink.wait_for("transaction", lambda t: t["transaction"] == TASK_NAME, timeout=30)
-    [web] = sink.wait_for("transaction", lambda t: url_path(t) == "orders/")
+    [task] = sink.wait_for_segments(lambda segment: segment.name == TASK_NAME, timeout=30)
+    [web] = sink.wait_for_segments(lambda segment: path_of(segment.url) == "orders/")
     [access] = [
         line
         for line in json_lines(web_log)
         if line.get("request_id") == "trace-rid-2" and line["message"] == "request"
     ]
-    task_id = task["tags"]["task_id"]
+    task_id = task.tags["task_id"]
 
     def finished(line: dict[str, Any]) -> bool:
         return line.get("task_id") == task_id and line["logger"] == "celery.app.trace"
@@ -192,7 +192,7 @@ def test_a_request_and_its_task_share_one_trace_in_log_lines_and_envelopes(
         if line.get("task_id") == task_id and line["logger"] != "celery.worker.strategy"
     ]
     assert {line["trace_id"] for line in task_lines} == {access["trace_id"]}
-    assert trace_id(web) == trace_id(task) == access["trace_id"]
+    assert web.trace_id == task.trace_id == access["trace_id"]
     assert {line.get("request_id") for line in task_lines} == {"trace-rid-2"}
 
 

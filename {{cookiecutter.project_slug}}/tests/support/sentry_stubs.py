@@ -2,7 +2,12 @@
 
 EnvelopeSink is what a Sentry ingest endpoint is to the SDK: it accepts
 `POST /api/<project>/envelope/`, undoes gzip (or brotli) compression, parses the
-envelope (a header line, then item header + payload pairs) and keeps every item.
+envelope (a header line, then item header + payload pairs) and keeps every item,
+refusing log and span items that do not have their documented shape.
+
+A trace reaches it as a `transaction` event from sentry-sdk 2.x and as `span` items
+(one per span, its root the segment) from 3.x; `segments()` reads either as Segment,
+so the tests assert on what each SDK line sends in the terms both share.
 
 `wsgi_app()` serves the project with the extra views below in front of its own
 URLs: `gunicorn 'tests.support.sentry_stubs:wsgi_app()'`.
@@ -18,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -66,6 +71,10 @@ def parse_envelope(body: bytes) -> tuple[dict[str, Any], list[Item]]:
 
 LOG_CONTENT_TYPE = "application/vnd.sentry.items.log+json"
 LOG_LEVELS = {"trace", "debug", "info", "warn", "error", "fatal"}
+SPAN_CONTENT_TYPE = "application/vnd.sentry.items.span.v2+json"
+SPAN_STATUSES = {"ok", "error"}
+TRACE_ID = re.compile(r"[0-9a-f]{32}")
+SPAN_ID = re.compile(r"[0-9a-f]{16}")
 ATTRIBUTE_TYPES = {"string": str, "boolean": bool, "integer": int, "double": float, "array": list}
 
 
@@ -86,14 +95,127 @@ def log_problems(item: Item) -> list[str]:
             problems.append(f"log timestamp {log.get('timestamp')!r}")
         if log.get("level") not in LOG_LEVELS or not isinstance(log.get("body"), str):
             problems.append(f"log level/body {log.get('level')!r} {log.get('body')!r}")
-        if not re.fullmatch(r"[0-9a-f]{32}", str(log.get("trace_id"))):
+        if not TRACE_ID.fullmatch(str(log.get("trace_id"))):
             problems.append(f"log trace_id {log.get('trace_id')!r}")
-        for name, attribute in log.get("attributes", {}).items():
-            expected = ATTRIBUTE_TYPES.get(attribute.get("type"))
-            value = attribute.get("value")
-            if expected is None or not isinstance(value, expected):
-                problems.append(f"log attribute {name}: {attribute!r}")
+        problems += attribute_problems("log", log.get("attributes", {}))
     return problems
+
+
+def attribute_problems(kind: str, attributes: Any) -> list[str]:
+    """Typed attributes, as logs and spans carry them: {name: {"type", "value"}}."""
+    if not isinstance(attributes, dict):
+        return [f"{kind} attributes {attributes!r}"]
+    problems = []
+    for name, attribute in attributes.items():
+        if not isinstance(attribute, dict):
+            problems.append(f"{kind} attribute {name}: {attribute!r}")
+            continue
+        expected = ATTRIBUTE_TYPES.get(attribute.get("type"))
+        value = attribute.get("value")
+        if expected is None or not isinstance(value, expected):
+            problems.append(f"{kind} attribute {name}: {attribute!r}")
+    return problems
+
+
+def span_problems(envelope_headers: dict[str, Any], item: Item) -> list[str]:
+    """What a `span` item (span v2) gets wrong against Sentry's documented shape
+    (develop.sentry.dev, SDK telemetry "Span Protocol"): the envelope's dynamic sampling
+    context, the item header's content_type and item_count, then each span's ids, name,
+    status, segment flag, timestamps and typed attributes."""
+    problems = []
+    trace = envelope_headers.get("trace")
+    if not isinstance(trace, dict) or not TRACE_ID.fullmatch(str(trace.get("trace_id"))):
+        problems.append(f"span envelope without a dynamic sampling context: {trace!r}")
+    if item.headers.get("content_type") != SPAN_CONTENT_TYPE:
+        problems.append(f"span item content_type {item.headers.get('content_type')!r}")
+    spans = item.payload.get("items") if isinstance(item.payload, dict) else None
+    if not isinstance(spans, list) or not spans:
+        return [*problems, "span item payload has no `items` list"]
+    if item.headers.get("item_count") != len(spans):
+        problems.append(f"span item_count {item.headers.get('item_count')} for {len(spans)}")
+    for span in spans:
+        if not TRACE_ID.fullmatch(str(span.get("trace_id"))):
+            problems.append(f"span trace_id {span.get('trace_id')!r}")
+        if not SPAN_ID.fullmatch(str(span.get("span_id"))):
+            problems.append(f"span span_id {span.get('span_id')!r}")
+        if "parent_span_id" in span and not SPAN_ID.fullmatch(str(span["parent_span_id"])):
+            problems.append(f"span parent_span_id {span['parent_span_id']!r}")
+        if not isinstance(span.get("name"), str) or span.get("status") not in SPAN_STATUSES:
+            problems.append(f"span name/status {span.get('name')!r} {span.get('status')!r}")
+        if not isinstance(span.get("is_segment"), bool):
+            problems.append(f"span is_segment {span.get('is_segment')!r}")
+        start, end = span.get("start_timestamp"), span.get("end_timestamp")
+        if not isinstance(start, int | float) or not isinstance(end, int | float) or end < start:
+            problems.append(f"span timestamps {start!r} {end!r}")
+        problems += attribute_problems("span", span.get("attributes", {}))
+    return problems
+
+
+@dataclass
+class Child:
+    """A span inside a segment: its name (a transaction span's description), op, data."""
+
+    name: str
+    op: str | None
+    data: dict[str, Any]
+
+
+@dataclass
+class Segment:
+    """A trace's root in the terms both SDK lines send: a 2.x transaction event, or a
+    3.x segment span (with its children, the spans naming it as their segment)."""
+
+    name: str
+    trace_id: str
+    status: str | None
+    environment: str | None
+    release: str | None
+    url: str  # the request's URL without its query ("" for a task)
+    query_string: str
+    tags: dict[str, Any]  # 2.x tags; 3.x attributes, where its scope's tags go
+    children: list[Child] = field(default_factory=list)
+
+    @classmethod
+    def from_transaction(cls, event: dict[str, Any]) -> Segment:
+        request = event.get("request", {})
+        return cls(
+            name=event["transaction"],
+            trace_id=event["contexts"]["trace"]["trace_id"],
+            status=event["contexts"]["trace"].get("status"),
+            environment=event.get("environment"),
+            release=event.get("release"),
+            url=request.get("url", ""),
+            query_string=request.get("query_string", ""),
+            tags=event.get("tags", {}),
+            children=[
+                Child(span.get("description", ""), span.get("op"), span.get("data", {}))
+                for span in event.get("spans", [])
+            ],
+        )
+
+    @classmethod
+    def from_spans(cls, segment: dict[str, Any], spans: list[dict[str, Any]]) -> Segment:
+        def values(span: dict[str, Any]) -> dict[str, Any]:
+            return {name: a["value"] for name, a in span.get("attributes", {}).items()}
+
+        attributes = values(segment)
+        children = [
+            Child(span["name"], values(span).get("sentry.op"), values(span))
+            for span in spans
+            if not span["is_segment"]
+            and values(span).get("sentry.segment.id") == segment["span_id"]
+        ]
+        return cls(
+            name=segment["name"],
+            trace_id=segment["trace_id"],
+            status=segment["status"],
+            environment=attributes.get("sentry.environment"),
+            release=attributes.get("sentry.release"),
+            url=attributes.get("url.full", "").partition("?")[0],
+            query_string=attributes.get("http.query", ""),
+            tags=attributes,
+            children=children,
+        )
 
 
 class EnvelopeSink:
@@ -134,6 +256,28 @@ class EnvelopeSink:
     def transactions(self) -> list[dict[str, Any]]:
         return self.of_type("transaction")
 
+    def spans(self) -> list[dict[str, Any]]:
+        """Every streamed span that arrived (each `span` item holds a batch)."""
+        return [span for batch in self.of_type("span") for span in batch["items"]]
+
+    def segments(self) -> list[Segment]:
+        """Every trace root that arrived, from transactions (2.x) or spans (3.x)."""
+        spans = self.spans()
+        return [Segment.from_transaction(event) for event in self.transactions()] + [
+            Segment.from_spans(span, spans) for span in spans if span["is_segment"]
+        ]
+
+    def wait_for_segments(
+        self, match: Callable[[Segment], bool] = lambda _: True, timeout: float = 15.0
+    ) -> list[Segment]:
+        """Segments that `match`, as soon as there is one (or [] after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [segment for segment in self.segments() if match(segment)]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
     def wait_for(
         self, kind: str, match: Callable[[dict[str, Any]], bool] = lambda _: True, timeout=15.0
     ) -> list[dict[str, Any]]:
@@ -164,9 +308,14 @@ class EnvelopeSink:
         elif encoding:
             self.errors.append(f"unexpected Content-Encoding {encoding}")
             return 415
-        _, items = parse_envelope(body)
+        headers, items = parse_envelope(body)
         problems = [
             problem for item in items if item.type == "log" for problem in log_problems(item)
+        ] + [
+            problem
+            for item in items
+            if item.type == "span"
+            for problem in span_problems(headers, item)
         ]
         if problems:
             self.errors.extend(problems)

@@ -1,7 +1,8 @@
 """The three places where we reach into sentry-sdk's internals, and why.
 
-Written and measured against sentry-sdk 2.75 (the project allows >=2.70,<3). The first
-two are speed-ups only: if the SDK changes what they rely on, they stop helping and
+Written and measured against sentry-sdk 2.75, and all three hold on 3.0.0b2 (the
+project allows >=2.70,<4; where the lines differ: _sdk_compat.py). The first two are
+speed-ups only: if the SDK changes what they rely on, they stop helping and
 tests/sentry/test_sentry.py fails, naming this module; nothing is reported wrong. The
 third (beat_monitor_config) gives `manage.py sentry_alerts` the very schedule the SDK's
 check-ins announce; tests/alerting/test_sentry_alerts.py fails, naming this module, if it

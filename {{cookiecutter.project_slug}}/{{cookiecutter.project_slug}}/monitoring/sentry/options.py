@@ -2,9 +2,11 @@
 
 What leaves the process is limited twice: the SDK's `data_collection` option stops
 integrations from collecting cookies, sensitive headers and query parameters (and
-user data unless PII is allowed), then before_send / before_send_transaction
-(filters.py) run our Redactor (redaction.py, the log lines' rules too) over the
-whole event (bodies, frame variables, breadcrumbs, spans). See docs/sentry.md.
+user data unless PII is allowed), then before_send and the trace's hook (filters.py:
+before_send_transaction on sentry-sdk 2.x, before_send_span on 3.x) run our Redactor
+(redaction.py, the log lines' rules too) over the whole event (bodies, frame
+variables, breadcrumbs, spans). Where the SDK lines differ: _sdk_compat.py. See
+docs/sentry.md.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ from django.core.exceptions import DisallowedHost, PermissionDenied
 from django.http import Http404
 from sentry_sdk.integrations.atexit import AtexitIntegration
 from sentry_sdk.integrations.celery import CeleryIntegration
-from sentry_sdk.integrations.django import DjangoIntegration
-from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.integrations.redis import RedisIntegration
 
 from ..redaction import Redactor, secret_setting_values
+from ._sdk_compat import django_integration, logging_integration, trace_options
 from .beat_monitors import sdk_excluded_entries
 from .filters import before_send, before_send_log, make_traces_sampler
 
@@ -64,8 +65,8 @@ def build_options() -> dict[str, Any]:
             # Middleware, signal and cache spans stay off: the costliest options per
             # request for little insight (middleware spans took a trivial view from
             # 0.49x to 0.33x of the requests per second it serves without Sentry).
-            DjangoIntegration(
-                transaction_style="url",
+            # Transactions named by URL pattern (/orders/{pk}/), on both SDK lines.
+            django_integration(
                 middleware_spans=False,
                 signals_spans=False,
                 cache_spans=False,
@@ -79,14 +80,12 @@ def build_options() -> dict[str, Any]:
             RedisIntegration(),
             # INFO and up become breadcrumbs; ERROR and up become events. Sentry Logs
             # come from our own handler (logs.py, SENTRY_LOGS_LEVEL), not this one's.
-            LoggingIntegration(
-                level=logging.INFO, event_level=logging.ERROR, sentry_logs_level=None
-            ),
+            logging_integration(breadcrumb_level=logging.INFO, event_level=logging.ERROR),
             AtexitIntegration(callback=log_pending_events),
         ],
         "traces_sampler": make_traces_sampler(settings.SENTRY_TRACES_SAMPLE_RATE),
 {%- if cookiecutter.use_sentry_profiling == "y" %}
-        # Profile whole traced sessions (the SDK 2.x continuous profiler API).
+        # Profile whole traced sessions (the continuous profiler, on 2.x and 3.x).
         "profile_session_sample_rate": settings.SENTRY_PROFILES_SAMPLE_RATE,
         "profile_lifecycle": "trace",
 {%- endif %}
@@ -102,7 +101,7 @@ def build_options() -> dict[str, Any]:
             "queues": allow_pii,
         },
         "before_send": partial(before_send, redactor=redactor),
-        "before_send_transaction": partial(before_send, redactor=redactor),
+        **trace_options(redactor, settings.SENTRY_DSN),
         "before_send_log": partial(before_send_log, redactor=log_redactor),
         "ignore_errors": [KeyboardInterrupt, Http404, PermissionDenied, DisallowedHost],
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sentry_sdk
 from django.conf import settings
 from sentry_sdk.integrations.django import DjangoIntegration
-from sentry_sdk.integrations.logging import ignore_logger
 from structlog.contextvars import bind_contextvars
 
 from ..context import SPAN_ID_KEY, TRACE_ID_KEY, on_context_bound
@@ -21,6 +20,7 @@ from ..logs import add_root_handler
 from ..middleware import access_logger
 from ..missed_beats import on_missed_beat
 from ..stuck_tasks import on_stuck_task
+from ._sdk_compat import ignore_logger_for_events, set_trace_tag
 from ._sdk_internals import load_middleware_unwrapped, skip_sdk_debug_records
 from .celery_reports import report_missed_beat, report_stuck_task
 from .filters import CONTEXT_TAGS
@@ -46,7 +46,7 @@ def init_sentry() -> bool:
     if django_integration is not None and not django_integration.middleware_spans:
         load_middleware_unwrapped()
     for name in UNREPORTED_LOGGERS:
-        ignore_logger(name)
+        ignore_logger_for_events(name)
     # Called once a request's or a task's ids are bound (context.py): a hook rather
     # than a middleware and a task receiver of its own, which every request would pay.
     subscribe(on_context_bound, tag_scope)
@@ -61,13 +61,13 @@ def init_sentry() -> bool:
 def tag_scope(bound: dict[str, str]) -> None:
     """Tag the current request's or task's scope with the ids bound for its logs.
 
-    Runs as soon as they are bound, so the transaction gets them too: it finishes
-    after the ids are unbound again.
+    Runs as soon as they are bound, so the transaction (or, on sentry-sdk 3.x, every
+    span) gets them too: it finishes after the ids are unbound again.
     """
     scope = sentry_sdk.get_isolation_scope()
     for name in CONTEXT_TAGS:
         if bound.get(name):
-            scope.set_tag(name, str(bound[name]))
+            set_trace_tag(scope, name, str(bound[name]))
 
 
 def bind_sentry_trace(bound: dict[str, str]) -> None:
