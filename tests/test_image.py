@@ -13,6 +13,7 @@ JSON, and its HEALTHCHECK follows GUNICORN_BIND. What it does not: tests/image.p
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.image
 RELEASE = "image-test"
 SECRET_KEY = "image-test-" + "0123456789abcdef" * 4
 APP_UID = "10001"
+HELD_BELOW = "26"  # structlog: pyproject allows <27
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +48,13 @@ def project(cookies_session) -> Path:
     assert result.exit_code == 0, result.exception
     project = Path(result.project_path)
 
-    # The render's own `make lock`, with the render's venv (it holds uv).
-    run("make", "-C", str(project), "lock", f"VENV={venv_for(project)}", timeout=300)
+    # The render's own `make lock`, with the render's venv (it holds uv), held below the
+    # newest structlog that pyproject allows: an image built from the ranges instead would
+    # have the newest, and the test would see it.
+    constraint = project.parent / "lock-constraint.txt"
+    constraint.write_text(f"structlog<{HELD_BELOW}\n")
+    env = {**os.environ, "UV_CONSTRAINT": str(constraint)}
+    run("make", "-C", str(project), "lock", f"VENV={venv_for(project)}", timeout=300, env=env)
     assert (project / "requirements.lock").is_file()
     return project
 
@@ -168,6 +175,7 @@ def test_the_image_holds_the_locks_runtime_pins_and_no_dev_tools(container, proj
     }
     lock = (project / "requirements.lock").read_text()
     pinned = dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==([^\s;\\]+)", lock, re.M))
+    assert int(pinned["structlog"].split(".")[0]) < int(HELD_BELOW), pinned["structlog"]
     runtime = {"django", "celery", "gunicorn", "psycopg", "redis", "structlog"}
     assert all(installed[name] == pinned[name] for name in runtime), (installed, pinned)
     assert all(installed[name] == pinned[name] for name in installed if name in pinned)

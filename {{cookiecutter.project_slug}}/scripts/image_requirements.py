@@ -80,10 +80,17 @@ def read_lock(text: str) -> dict[str, Pin]:
             rest = stripped.removeprefix("# via").strip()
             in_via = not rest  # `# via` alone: the parents follow, one a line
             if rest:
-                current.parents.add(leading_name(rest, where))
+                add_parent(current, rest, where)
         elif in_via and stripped.startswith("#"):
-            current.parents.add(leading_name(stripped.lstrip("#"), where))
+            add_parent(current, stripped.lstrip("#"), where)
     return pins
+
+
+def add_parent(pin: Pin, note: str, where: str) -> None:
+    # `-c constraints.txt`, `-r requirements.in`: a file that held the pin back or asked
+    # for it, not a package that needs it.
+    if not note.strip().startswith("-"):
+        pin.parents.add(leading_name(note, where))
 
 
 def runtime_names(pyproject: dict[str, Any]) -> tuple[str, list[str]]:
