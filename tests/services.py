@@ -29,6 +29,7 @@ SERVICE_TESTS = (
     "tests/test_e2e.py",
     "tests/test_ensure_database.py",
     "tests/test_generated_project.py",
+    "tests/test_image.py",
     "tests/test_sentry_sdk3.py",
     "tests/test_services.py",
 )

@@ -235,7 +235,7 @@ def kubernetes_path(project: Path, tmp: Path, base: dict[str, str], venv: Path) 
     return DeployPath(
         folder,
         env,
-        release=[command("migrate", "migrate-job.yaml")],
+        release=[command("migrate", "migrate/job.yaml")],
         processes={name: command(name) for name in ("web", "worker", "beat")},
     )
 

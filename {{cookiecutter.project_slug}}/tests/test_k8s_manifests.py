@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,7 +15,12 @@ from django.urls import Resolver404, resolve
 
 K8S_DIR = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
 PROJECT_DIR = K8S_DIR.parent.parent
-MANIFESTS = sorted(p for p in K8S_DIR.glob("*.yaml") if p.name != "kustomization.yaml")
+MIGRATE_DIR = K8S_DIR / "migrate"  # a kustomization of its own: the Job's per-release name
+MANIFESTS = sorted(
+    p
+    for p in [*K8S_DIR.glob("*.yaml"), *MIGRATE_DIR.glob("*.yaml")]
+    if p.name != "kustomization.yaml"
+)
 PROBE_PATHS = {"/health/live/", "/health/ready/", "/health/"}
 
 
@@ -38,9 +45,55 @@ def test_manifest_is_a_valid_kubernetes_object(path):
         kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
 
 
+def kustomization(folder: Path) -> dict:
+    return yaml.safe_load((folder / "kustomization.yaml").read_text())
+
+
 def test_kustomization_lists_every_manifest_but_the_secret_example():
-    listed = set(yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())["resources"])
-    assert listed == {p.name for p in MANIFESTS} - {"secret.example.yaml"}
+    listed = set(kustomization(K8S_DIR)["resources"])
+    names = {p.relative_to(K8S_DIR).as_posix() for p in MANIFESTS}
+    assert listed == names - {"secret.example.yaml", "migrate/job.yaml"} | {"migrate"}
+    assert kustomization(MIGRATE_DIR)["resources"] == ["job.yaml"]
+
+
+def test_the_migrate_job_is_named_per_release():
+    """Jobs are immutable: each release's is another object, migrate-<nameSuffix>."""
+    [job] = documents(MIGRATE_DIR / "job.yaml")
+    assert (job["kind"], job["metadata"]["name"]) == ("Job", "migrate")
+    assert "generateName" not in job["metadata"]  # kustomize and `kubectl apply` need a name
+    suffix = kustomization(MIGRATE_DIR)["nameSuffix"]
+    assert suffix == "-set-per-release"  # the placeholder each release replaces
+    # Only this folder's objects get the suffix: the Deployments keep their names.
+    assert "nameSuffix" not in kustomization(K8S_DIR)
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0  # last releases' Jobs go by themselves
+    guide = (PROJECT_DIR / "docs" / "deploy.md").read_text()
+    assert "(cd deploy/k8s/migrate && kustomize edit set namesuffix -- -$release)" in guide
+    assert "job/migrate-$release" in guide
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl absent: read, not built")
+def test_kustomize_names_the_job_per_release_and_tags_its_image(tmp_path):
+    """The built kustomization, as `kubectl apply -k` sends it, before and after a release."""
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S_DIR, copy)
+
+    def built_job() -> dict:
+        out = subprocess.run(
+            ["kubectl", "kustomize", str(copy)], capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        [job] = [d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] == "Job"]
+        return job
+
+    (image,) = kustomization(K8S_DIR)["images"]
+    job = built_job()
+    assert job["metadata"]["name"] == "migrate-set-per-release"
+    [container] = containers(job)
+    assert container["image"] == f"{image['newName']}:{image['newTag']}"  # the parent's tag
+    # What `kustomize edit set namesuffix -- -abc1234` writes.
+    migrate = kustomization(copy / "migrate") | {"nameSuffix": "-abc1234"}
+    (copy / "migrate" / "kustomization.yaml").write_text(yaml.safe_dump(migrate))
+    assert built_job()["metadata"]["name"] == "migrate-abc1234"
 
 
 def test_web_probes_hit_health_endpoints_on_the_served_port():
