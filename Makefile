@@ -41,17 +41,11 @@ test: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Changelog gate, then the full template
 test-fast: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Everything but the tests on PostgreSQL and Redis
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e and not services and not image"
 
-# Debian's buildah, podman, runc and debootstrap; policy-rc.d keeps a package's service from
-# starting (as .ci/run does). The stand-in base is made once into .cache/image/ (README).
-IMAGE_TOOLS := buildah podman runc debootstrap
+# Debian's buildah, podman, runc and debootstrap, installed when missing; the stand-in base
+# is made once into .cache/image/ (README).
+IMAGE_TOOLS := buildah=buildah podman=podman runc=runc debootstrap=debootstrap
 test-image: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Build the render's image with buildah, run it with podman (not in make test)
-	@missing=$$(for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
-	if [ -n "$$missing" ]; then \
-		policy=/usr/sbin/policy-rc.d; made=; \
-		if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy && chmod +x $$policy && made=1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-		status=$$?; [ -z "$$made" ] || rm -f $$policy; exit $$status; \
-	fi
+	bash scripts/ensure_debian_packages.sh --with-recommends $(IMAGE_TOOLS)
 	$(PYTHON) -m pytest -m image tests/test_image.py
 
 bench: $(STAMP) $(COOKIECUTTER_CONFIG)  ## Benchmarks (loopback only, a few minutes); results go to BENCHMARKS.md by hand

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# ensure_debian_packages.sh COMMAND=PACKAGE...: install each Debian package whose command is
+# ensure_debian_packages.sh [--with-recommends] COMMAND=PACKAGE...: install each Debian package whose command is
 # missing, so `make test` works on a fresh machine (the renders' suites run a real
 # redis-server of their own and a real Prometheus). Nothing is done when all are present.
 # policy-rc.d keeps the packages' services from starting: the tests start their own.
 set -euo pipefail
 
+recommends=--no-install-recommends
+if [ "${1:-}" = --with-recommends ]; then  # podman's runtime pieces come as recommends
+    recommends=; shift
+fi
 missing=()
 for pair in "$@"; do
     command -v "${pair%%=*}" >/dev/null || missing+=("${pair#*=}")
@@ -23,4 +27,4 @@ if [ ! -e "$policy" ]; then
     trap 'rm -f "$policy"' EXIT
 fi
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $recommends "${missing[@]}" >/dev/null
