@@ -604,28 +604,35 @@ def test_middleware_is_wrapped_only_for_middleware_spans(sink, middleware_spans,
     assert result.stdout.split() == ["True", "True", wrapped]
 
 
-SLACK_DELIVERY_SCRIPT = """
+# The scripts below start a trace of their own, as a task does: 3.x has no
+# start_transaction; there a span without a parent is the root of its segment.
+ROOT_SPAN = """
 import django
 
 django.setup()
-import os
 import sentry_sdk
-from {{ cookiecutter.project_slug }}.alerting.channels import post_json
 from {{ cookiecutter.project_slug }}.monitoring.sentry._sdk_compat import STREAMS_SPANS
 
-# A trace of its own, as a task's: 3.x has no start_transaction; there a span without
-# a parent is the root of its segment.
-root = (
-    sentry_sdk.traces.start_span(name="deliver-to-slack", parent_span=None)
-    if STREAMS_SPANS
-    else sentry_sdk.start_transaction(op="celery.task", name="deliver-to-slack")
-)
-with root:
+
+def root_span(op, name):
+    if STREAMS_SPANS:
+        return sentry_sdk.traces.start_span(name=name, parent_span=None)
+    return sentry_sdk.start_transaction(op=op, name=name)
+"""
+
+SLACK_DELIVERY_SCRIPT = (
+    ROOT_SPAN
+    + """
+import os
+from {{ cookiecutter.project_slug }}.alerting.channels import post_json
+
+with root_span("celery.task", "deliver-to-slack"):
     post_json(os.environ["SLACK_WEBHOOK_URL"], {"text": "hello"})
     sentry_sdk.capture_message("after the slack delivery")
 sentry_sdk.flush()
 print("sent")
 """
+)
 
 
 def test_the_slack_webhook_url_never_reaches_sentry(sink):
@@ -645,23 +652,14 @@ def test_the_slack_webhook_url_never_reaches_sentry(sink):
     assert "slack-secret-path-4242" not in sink.raw().decode()
 
 
-SDK_SENDS_SCRIPT = """
+SDK_SENDS_SCRIPT = (
+    ROOT_SPAN
+    + """
 import time
-
-import django
-
-django.setup()
-import sentry_sdk
-from {{ cookiecutter.project_slug }}.monitoring.sentry._sdk_compat import STREAMS_SPANS
 
 # The first event is sent from inside a trace, as a request's error is: the SDK starts
 # its sending thread there, and the thread carries that trace on.
-root = (
-    sentry_sdk.traces.start_span(name="first-send", parent_span=None)
-    if STREAMS_SPANS
-    else sentry_sdk.start_transaction(op="task", name="first-send")
-)
-with root:
+with root_span("task", "first-send"):
     sentry_sdk.capture_message("first send")
     time.sleep(0.5)
 sentry_sdk.capture_message("second send")
@@ -669,6 +667,7 @@ time.sleep(6)  # spans stream every 5 s
 sentry_sdk.flush()
 print("sent")
 """
+)
 
 
 def test_the_sdk_sending_to_sentry_is_not_traced(sink):
