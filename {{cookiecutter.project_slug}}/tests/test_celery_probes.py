@@ -28,7 +28,7 @@ from .support.redis_server import RedisServer, needs_redis_server, redis_server
 INTERVAL = 0.2  # CELERY_PROBE_INTERVAL and beat's maximum loop interval here
 # The probes' limit here, whole seconds (30 s and 60 s by default): 20 intervals, room for
 # a loaded machine, where the consumer's restart after a lost broker (its steps stopped
-# before the connecting thread takes over the file) was seen to take 3 s.
+# before the connecting thread takes over the file) was seen to take 3 to 5 s.
 MAX_AGE = 4
 
 
@@ -101,8 +101,14 @@ def test_a_stopped_consumer_fails_liveness_and_recovers(worker):
 def test_a_broker_outage_fails_readiness_and_never_liveness(worker):
     _, server, folder = worker
     server.stop()
-    wait_until(fails("worker-ready", folder), 15, "readiness failing", folder.parent / "log")
-    assert "not consuming" in probe("worker-ready", folder).stderr
+    # While the consumer restarts its steps (seconds, on a loaded machine) the file may
+    # age before the connecting thread takes it over: readiness may first say "stuck".
+    wait_until(
+        lambda: "not consuming" in probe("worker-ready", folder).stderr,
+        15,
+        "readiness failing: not consuming",
+        folder.parent / "log",
+    )
     # Reconnecting for twice the probe's limit: the worker is alive throughout.
     assert holds_for("worker-alive", folder, 2 * MAX_AGE)
     server.start()  # the same port: the worker's URL works again

@@ -19,9 +19,11 @@ from email.utils import format_datetime
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from {{ cookiecutter.project_slug }}.alerting import (
+    outbox,
     tasks,
 )
 from {{ cookiecutter.project_slug }}.alerting.alerts import (
@@ -248,6 +250,37 @@ def test_a_delivery_claimed_by_another_worker_is_left_to_it(settings):
     Delivery.objects.filter(pk=email.pk).update(status="sending", claimed_until=later)
     assert send_delivery.delay(email.pk).get() == "claimed"
     assert mail.outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_claiming_a_channel_at_once_keep_to_its_concurrency(settings):
+    """Four workers each claim another row of one channel at the same instant, in rounds:
+    at most ALERT_CHANNEL_CONCURRENCY (1) of them may send."""
+    settings.ALERT_EMAILS = ["ops@example.com"]
+    with pytest.MonkeyPatch.context() as patch:  # recorded, not queued
+        patch.setattr("{{ cookiecutter.project_slug }}.alerting.outbox.queue_deliveries", lambda rows: None)
+        rows = [record_alert(make_alert(Severity.INFO), source="test")[0] for _ in range(4)]
+    ids = [row.pk for row in rows]
+
+    def claim_together(start: threading.Barrier, results: list[object], pk: int) -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(outbox.claim(pk))
+        finally:
+            connection.close()  # each thread has a connection of its own
+
+    for _ in range(10):
+        Delivery.objects.filter(pk__in=ids).update(status="pending", claimed_until=None)
+        start, results = threading.Barrier(len(ids)), []
+        threads = [threading.Thread(target=claim_together, args=(start, results, pk)) for pk in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert len(results) == len(ids)
+        claimed = [result for result in results if isinstance(result, outbox.Claim)]
+        assert len(claimed) == 1, results
+        assert Delivery.objects.filter(pk__in=ids, status="sending").count() == 1
 
 
 # Slack and PagerDuty through a real worker -----------------------------------

@@ -20,13 +20,14 @@ The database, not the broker, is the record of what must still be sent:
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -167,6 +168,7 @@ def claim(delivery_id: int, *, inline: bool = False) -> Claim | str:
         if channel is None or not channel.enabled():
             _settle(delivery, Status.FAILED, error="the channel is switched off")
             return "disabled"
+        _one_claim_at_a_time(delivery.channel)
         in_flight = Delivery.objects.filter(
             channel=delivery.channel, status=Status.SENDING, claimed_until__gt=now
         ).exclude(pk=delivery.pk)
@@ -179,6 +181,20 @@ def claim(delivery_id: int, *, inline: bool = False) -> Claim | str:
         delivery.claimed_until = now + timedelta(seconds=claim_seconds(channel))
         delivery.save(update_fields=["status", "attempts", "claimed_until", "updated_at"])
     return Claim(delivery, alert_of(delivery.alert), channel)
+
+
+def _one_claim_at_a_time(channel: str) -> None:
+    """Hold the channel's lock until the transaction ends, before counting its claims.
+
+    The row lock covers one delivery only: two workers claiming two rows of a channel at
+    once would each count the other's claim as not made yet, and both send (seen as two
+    Slack sends in flight where ALERT_CHANNEL_CONCURRENCY is 1). A PostgreSQL advisory
+    lock makes the second wait and then count the first; other databases run one write
+    transaction at a time already.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(channel.encode())])
 
 
 def claim_seconds(channel: Channel) -> float:

@@ -117,8 +117,8 @@ class RequestContextMiddleware:
             self.log_access(request, response.status_code, duration_ms, client_request_id)
             return response
         finally:
-            # Everything bound during the request goes: the ids above, a hook's (Sentry's
-            # span_id) and the view's own (docs/logging.md).
+            # Everything bound during the request goes: the ids above, a hook's (a
+            # tracing SDK's span_id) and the view's own (docs/logging.md).
             clear_bound()
 
     def log_access(
