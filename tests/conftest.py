@@ -73,9 +73,9 @@ def pytest_configure(config):
 
 
 # The renders' own suites take minutes each, the rest seconds: they start first, one per
-# xdist worker, and the other files fill in around them on the other workers (`make test` keeps this order
-# with --no-loadscope-reorder; xdist would otherwise start the files with most tests
-# first, and these two last).
+# xdist worker, and the other files fill in around them on the other workers (`make test`
+# keeps this order with --no-loadscope-reorder; xdist would otherwise start the files
+# with most tests first, and these two last).
 LONGEST_FIRST = ("tests/test_generated_all_off.py", "tests/test_generated_project.py")
 
 
