@@ -27,6 +27,39 @@ def test_the_default_render_s_suite_passes_on_real_services(bake, service_env):
     run_generated_suite(bake, service_env, {}, keep_env_file=True)
 
 
+def render_env(service_env: dict[str, str]) -> dict[str, str]:
+    """This environment for a render's own tests: theirs, not this session's pytest's or
+    Django's, with the test's own database and Redis."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_"))}
+    return {**inherited, **service_env}
+
+
+def run_render_pytest(
+    python: Path, project: Path, env: dict[str, str], *args: str, timeout: float
+) -> tuple[int, str, str]:
+    """The render's pytest with these arguments: its exit status, stdout and stderr.
+
+    In a session of its own, so that a timeout kills the servers and workers it started
+    too. The slowest tests are listed, and a test still running after 240 s has its
+    threads' stacks dumped (pytest's faulthandler): a timeout then says where it was.
+    """
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    command += ["--durations=15", "-o", "faulthandler_timeout=240"]
+    with subprocess.Popen(
+        command, cwd=project, env=env, text=True, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as suite:  # fmt: skip
+        try:
+            stdout, stderr = suite.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(suite.pid, signal.SIGKILL)
+            stdout, stderr = suite.communicate()
+            pytest.fail(
+                f"the render's tests ran over {timeout} s:\n{stdout[-6000:]}\n{stderr[-6000:]}"
+            )
+    return suite.returncode, stdout, stderr
+
+
 def run_generated_suite(bake, service_env, answers: dict[str, str], keep_env_file: bool) -> None:
     """Render, run the render's whole suite on the real services, then `check --deploy`.
 
@@ -36,10 +69,7 @@ def run_generated_suite(bake, service_env, answers: dict[str, str], keep_env_fil
     project = bake(**answers)
     if not keep_env_file:
         (project / ".env").unlink()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_"))},
-        **service_env,
-    }
+    env = render_env(service_env)
     prometheus = answers.get("use_prometheus", "y") == "y"
     if prometheus:
         # The render's users may skip its real-Prometheus tests; this suite must not.
@@ -47,23 +77,9 @@ def run_generated_suite(bake, service_env, answers: dict[str, str], keep_env_fil
         assert not missing, f"{missing} not installed: apt-get install prometheus (.ci/run does)"
         env["REQUIRE_PROMETHEUS"] = "1"
     python = venv_for(project) / "bin" / "python"
-    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
-    # The slowest tests are listed, and a test still running after 240 s has its threads'
-    # stacks dumped (pytest's faulthandler): a timeout then says where it was stuck.
-    command += ["--durations=15", "-o", "faulthandler_timeout=240"]
-    # Two processes: most of the suite waits on real workers, servers and Prometheus. In a
-    # session of its own, so that a timeout kills the servers and workers it started too.
-    with subprocess.Popen(
-        command, cwd=project, env=env, text=True, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    ) as suite:  # fmt: skip
-        try:
-            stdout, stderr = suite.communicate(timeout=1200)
-        except subprocess.TimeoutExpired:
-            os.killpg(suite.pid, signal.SIGKILL)
-            stdout, stderr = suite.communicate()
-            pytest.fail(f"the render's suite ran over 1200 s:\n{stdout[-6000:]}\n{stderr[-6000:]}")
-    assert suite.returncode == 0, stdout[-8000:] + stderr[-4000:]
+    # Two processes: most of the suite waits on real workers, servers and Prometheus.
+    returncode, stdout, stderr = run_render_pytest(python, project, env, "-n", "2", timeout=1200)
+    assert returncode == 0, stdout[-8000:] + stderr[-4000:]
     assert " passed" in stdout.splitlines()[-1]
     # Its -ra summary names every skipped test. Those that need a program (redis-server
     # for the Celery probe tests, Prometheus) may skip on a user's machine, not here.

@@ -9,11 +9,12 @@ skips only when no 3.x pre-release can be installed. Last run against 3.0.0b2.
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 from venvs import venv_for
+
+from .test_generated_project import render_env, run_render_pytest
 
 SDK3_REQUIREMENT = "sentry-sdk>=3.0.0a1,<4"
 
@@ -37,17 +38,8 @@ def test_the_render_sentry_tests_pass_on_sentry_sdk_3(bake, service_env):
         check=True,
     ).stdout.strip()
     assert version.startswith("3."), f"the override installed sentry-sdk {version}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_"))},
-        **service_env,
-    }
-    suite = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "tests/sentry"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
+    env = render_env(service_env)
+    returncode, stdout, _ = run_render_pytest(
+        python, project, env, "-x", "tests/sentry", timeout=600
     )
-    assert suite.returncode == 0, f"sentry-sdk {version}:\n{suite.stdout[-6000:]}"
+    assert returncode == 0, f"sentry-sdk {version}:\n{stdout[-6000:]}"
