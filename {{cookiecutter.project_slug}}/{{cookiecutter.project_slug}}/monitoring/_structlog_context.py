@@ -49,17 +49,18 @@ def structlog_var(key: str) -> ContextVar[Any]:
     return tokens[key].var
 
 
-def _refresh() -> tuple[tuple[str, ContextVar[Any]], ...]:
+def _known_variables() -> tuple[tuple[str, ContextVar[Any]], ...]:
+    """Every (key, variable) structlog has, read again only when it has made new ones."""
     global _variables
-    _variables = tuple((name[_PREFIX_LENGTH:], var) for name, var in tuple(_REGISTRY.items()))
+    if len(_variables) != len(_REGISTRY):
+        _variables = tuple((name[_PREFIX_LENGTH:], var) for name, var in tuple(_REGISTRY.items()))
     return _variables
 
 
 def bound_context() -> dict[str, Any]:
     """The keys bound in structlog's context variables right now."""
-    variables = _variables if len(_variables) == len(_REGISTRY) else _refresh()
     bound: dict[str, Any] = {}
-    for key, var in variables:
+    for key, var in _known_variables():
         value = var.get()
         if value is not Ellipsis:
             bound[key] = value
@@ -68,7 +69,6 @@ def bound_context() -> dict[str, Any]:
 
 def clear_bound() -> None:
     """Unbind every key bound in structlog's context variables (clear_contextvars)."""
-    variables = _variables if len(_variables) == len(_REGISTRY) else _refresh()
-    for _, var in variables:
+    for _, var in _known_variables():
         if var.get() is not Ellipsis:
             var.set(Ellipsis)
